@@ -1,0 +1,96 @@
+"""The one settings object. Built once at the entry point (CLI, chat, evals) and passed down.
+
+Every field can be set from the environment with the prefix ``FOLLOWUP_`` (for example
+``FOLLOWUP_CHROMA_URL=http://127.0.0.1:8000``); command-line flags override the environment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlparse
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from followup.errors import UsageError
+
+
+class Settings(BaseSettings):
+    """Settings of the whole product, read from ``FOLLOWUP_*`` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="FOLLOWUP_", extra="ignore")
+
+    store_dir: Path = Field(
+        default=Path(".followup/store"),
+        description="Folder of the embedded Chroma store (used when chroma_url is not set).",
+    )
+    chroma_url: str | None = Field(
+        default=None,
+        description="URL of a Chroma server (e.g. http://127.0.0.1:8000); overrides store_dir.",
+    )
+    collection: str = Field(
+        default="followup",
+        min_length=3,
+        max_length=60,
+        pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._-]*[a-zA-Z0-9]$",
+        description="Chroma collection name.",
+    )
+    embedder: str = Field(
+        default="minilm", description="Embedding model id, resolved by followup.embedders."
+    )
+    embed_batch_size: int = Field(
+        default=64, ge=1, le=1024, description="Texts per embedding call."
+    )
+    torch_threads: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="torch intra-op threads; None keeps torch's default (all cores).",
+    )
+    chunk_max_chars: int = Field(
+        default=700,
+        ge=200,
+        le=4000,
+        description="Largest chunk body in characters; a longer single sentence stays whole.",
+    )
+    max_article_bytes: int = Field(
+        default=5 * 1024 * 1024,
+        ge=1024,
+        description="Largest article file (Markdown, text, XML) that ingest accepts.",
+    )
+    max_dataset_bytes: int = Field(
+        default=512 * 1024 * 1024,
+        ge=1024,
+        description="Largest dataset file (PubMedQA or COVID-QA JSON) that ingest accepts.",
+    )
+    write_batch_articles: int = Field(
+        default=32, ge=1, le=1000, description="Articles embedded and written per batch."
+    )
+    progress: bool = Field(default=True, description="Show a progress bar on long runs.")
+
+    @field_validator("chroma_url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        parsed = urlparse(value)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValueError(f"chroma_url must look like http://HOST:PORT, got {value!r}")
+        return value
+
+    def describe_store(self) -> str:
+        """Human name of the configured store."""
+        return self.chroma_url if self.chroma_url else str(self.store_dir)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build Settings from the environment plus explicit overrides (None values are ignored).
+
+    Raises:
+        UsageError: a value is out of bounds, with the field named.
+    """
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**clean)  # type: ignore[arg-type]
+    except ValueError as exc:  # pydantic.ValidationError is a ValueError
+        raise UsageError(f"invalid settings: {exc}") from exc
