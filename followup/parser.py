@@ -54,6 +54,7 @@ _UPDATED = re.compile(r"^(?:Last updated|Updated)\s*:\s*(?P<date>.+?)(?:View edi
 _STATUS = re.compile(r"^Review status\s*:\s*(?P<status>.+)$", re.IGNORECASE)
 _SOURCE = re.compile(r"^(?:Source|URL)\s*:\s*(?P<url>\S+)$", re.IGNORECASE)
 _ID_LINE = re.compile(r"^Id\s*:\s*(?P<id>\S+)$", re.IGNORECASE)
+_META_LINE = re.compile(r"^(Last updated|Updated|Review status|Source|URL|Id)\s*:", re.IGNORECASE)
 _PENDING = re.compile(r"pending (?:human )?review", re.IGNORECASE)
 _REFERENCES = re.compile(r"^(References|Sources|Bibliography)$", re.IGNORECASE)
 _DISCLAIMER = re.compile(r"disclaimer", re.IGNORECASE)
@@ -144,6 +145,11 @@ def _markdown_blocks(text: str, body_start: int) -> list[Block]:
             blocks[in_bullet] = Block("bullet", text[prev.start:end], prev.start)
             continue
         in_bullet = None
+        if _META_LINE.match(content):
+            # "Last updated:" / "Review status:" lines stand alone even without a blank line
+            close_para()
+            blocks.append(Block("paragraph", content, line_start + lead))
+            continue
         if para_start is None:
             para_start = line_start + lead
         para_end = line_start + len(stripped.rstrip())

@@ -34,11 +34,14 @@ _NUMERIC_CONTEXT = frozenset(
     # Singular nouns only: "day 7" is a quantity, but "within 7-14 days 1" cites 1.
     """above below over under than of to at by from between and or approximately about around
     roughly nearly almost least most score scored dose grade stage level type step phase day
-    week month year hour minute version age aged n no number every per within after before up
+    week month year hour minute version age aged n no number per within after before
     exceeds exceeding exceed greater less times class category schedule table figure fig
     chapter page item point count value is was are were be equals equal reached reach only
-    just factor gen generation lead top mg mcg g kg ml l mmol mmhg bpm hz iu unit percent
-    x""".split()
+    just factor gen generation lead top x""".split()
+)
+# ... unless the noun itself is quantified: "every day 2", "within a month 2", "first year 4".
+_QUANTIFIERS = frozenset(
+    "a an the every each per this that same one first last next previous following daily".split()
 )
 
 _ABBREVIATIONS = frozenset(
@@ -75,18 +78,23 @@ def _plausible(numbers: tuple[int, ...]) -> bool:
     )
 
 
-def _previous_word(text: str) -> str:
-    m = re.search(r"([A-Za-z][A-Za-z0-9-]*)\W*$", text)
-    return m.group(1).lower() if m else ""
+def _previous_words(text: str) -> tuple[str, str]:
+    words = re.findall(r"[A-Za-z][A-Za-z0-9-]*", text[-80:])
+    last = words[-1].lower() if words else ""
+    before = words[-2].lower() if len(words) > 1 else ""
+    return before, last
 
 
-def _bare_tail_ok(head: str, pre_char: str) -> bool:
+def _bare_tail_ok(head: str, pre_char: str, count: int) -> bool:
     """Whether the text before bare trailing numbers allows reading them as citations."""
     if pre_char.isdigit() or pre_char in "-–—/:=<>≥≤±×%+~^,;(":
         return False
     if not (pre_char.isalpha() or pre_char in ")\"'”’]."):
         return False
-    return _previous_word(head) not in _NUMERIC_CONTEXT
+    if count > 1:  # "dose 1, 2": a list of numbers is a citation list
+        return True
+    before, last = _previous_words(head)
+    return last not in _NUMERIC_CONTEXT or before in _QUANTIFIERS
 
 
 def split_trailing_citations(
@@ -117,7 +125,7 @@ def split_trailing_citations(
     if m and (final or m.group("punct")):
         nums = _numbers(m.group("cites"))
         head = text[: m.start("cites")]
-        if _plausible(nums) and _bare_tail_ok(head, m.group("pre")):
+        if _plausible(nums) and _bare_tail_ok(head, m.group("pre"), len(nums)):
             return head, nums
     if _PLAIN_END.search(text):
         word = re.search(r"(\S+)[.!?][\"'”’)\]]*$", text)
