@@ -132,36 +132,46 @@ def ingest(
     if todo:
         model = embedder or get_embedder(settings)
         bar = _progress(settings, len(todo))
-        for lo in range(0, len(todo), settings.write_batch_articles):
-            batch = todo[lo: lo + settings.write_batch_articles]
-            chunked: list[tuple[Article, bool, list[Chunk]]] = []
-            for article, existed in batch:
-                chunks = chunk_article(article, settings.chunk_max_chars)
-                if not chunks:
-                    report.failed.append({"path": article.source_path,
-                                          "reason": f"{article.id}: no text to index"})
-                    continue
-                chunked.append((article, existed, chunks))
-            texts = [c.embedding_text() for _, _, cs in chunked for c in cs]
+        pending: list[tuple[Article, bool, list[Chunk]]] = []
+
+        def flush() -> None:
+            nonlocal t_embed
+            texts = [c.embedding_text() for _, _, cs in pending for c in cs]
             te = time.perf_counter()
             vectors = model.embed(texts)
             t_embed += time.perf_counter() - te
             items = []
             pos = 0
-            for article, _existed, chunks in chunked:
+            for article, _existed, chunks in pending:
                 entry = ManifestEntry(article.id, article.content_hash, article.source_path,
                                       len(chunks), article.title, article.updated)
                 items.append((entry, chunks, vectors[pos: pos + len(chunks)]))
                 pos += len(chunks)
             store.write_articles(items)
-            for article, existed, chunks in chunked:
+            for article, existed, chunks in pending:
                 report.updated += existed
                 report.added += not existed
                 report.new_chunks += len(chunks)
                 report.embedded_chars += sum(len(c.text) for c in chunks)
-            bar.update(len(batch))
+            bar.update(len(pending))
+            pending.clear()
             if on_batch is not None:
                 on_batch(report.added + report.updated)
+
+        queued = 0
+        for article, existed in todo:
+            chunks = chunk_article(article, settings.chunk_max_chars)
+            if not chunks:
+                report.failed.append({"path": article.source_path,
+                                      "reason": f"{article.id}: no text to index"})
+                continue
+            pending.append((article, existed, chunks))
+            queued += len(chunks)
+            if queued >= settings.chunks_per_write:
+                flush()
+                queued = 0
+        if pending:
+            flush()
         bar.close()
 
     if prune:

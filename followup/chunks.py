@@ -56,7 +56,10 @@ class Chunk:
 
     @property
     def context(self) -> str:
-        """Where the chunk sits: article title and section heading."""
+        """Where the chunk sits: article title and section heading (the heading alone when it
+        already names the title, as MedQuAD's questions do: fewer tokens to embed)."""
+        if self.title.casefold() in self.section.casefold():
+            return self.section
         return f"{self.title} — {self.section}"
 
     def embedding_text(self) -> str:

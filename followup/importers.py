@@ -250,7 +250,7 @@ def _pubmedqa_article(pmid: str, rec: Any, path: Path, where: str) -> Article:
     year = str(rec.get("YEAR") or "").strip() or None
     title = f"PubMed {pmid}" + (f" ({year})" if year else "")
     if meshes:
-        title += ": " + "; ".join(meshes[:6])
+        title += ": " + "; ".join(meshes[:4])
     b = _TextBuilder()
     b.add(title + "\n\n")
     sections: list[Section] = []

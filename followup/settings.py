@@ -63,8 +63,12 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest dataset file (PubMedQA or COVID-QA JSON) that ingest accepts.",
     )
-    write_batch_articles: int = Field(
-        default=32, ge=1, le=1000, description="Articles embedded and written per batch."
+    chunks_per_write: int = Field(
+        default=1024,
+        ge=1,
+        le=20000,
+        description="Chunks embedded in one call and written together; large calls let the "
+        "model sort texts by length (less padding), small ones lose less on a kill.",
     )
     progress: bool = Field(default=True, description="Show a progress bar on long runs.")
 

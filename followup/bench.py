@@ -1,0 +1,203 @@
+"""``followup bench ingest``: ingest throughput against LangChain's default path, re-ingest time
+and peak memory, each phase in its own process so its peak memory is its own.
+
+Baseline (same articles, same model, same batch size): LangChain's
+``RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)`` over each article's text,
+then ``Chroma.from_documents`` into an embedded store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from followup.errors import UsageError
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _inputs(medquad: str, pubmedqa: str, limit: int | None) -> list[str]:
+    from followup.importers import discover
+
+    for p in (medquad, pubmedqa):
+        if not Path(p).exists():
+            raise UsageError(f"{p}: not found; pass --medquad/--pubmedqa with the dataset paths")
+    files = [str(p) for p in discover([medquad]) if p.suffix == ".xml"]
+    if limit:
+        files = files[:limit]
+    return [*files, pubmedqa]
+
+
+def _limit_pubmedqa(path: str, limit: int | None, work: Path) -> str:
+    """With --limit, a PubMedQA file of the first ``limit`` records (both paths read it)."""
+    if not limit:
+        return path
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    subset = dict(list(data.items())[:limit])
+    out = work / "pubmedqa-subset.json"
+    out.write_text(json.dumps(subset), encoding="utf-8")
+    return str(out)
+
+
+def _articles(paths: Sequence[str]) -> list[Any]:
+    from followup.importers import read_sources
+    from followup.settings import Settings
+
+    scan = read_sources(paths, Settings())
+    return [r for r in scan.results if not isinstance(r, Exception)]
+
+
+def _phase_ours(cfg: dict[str, Any]) -> dict[str, Any]:
+    from followup.settings import Settings
+    from ingest import ingest
+
+    settings = Settings(store_dir=Path(cfg["store"]), progress=False)
+    t0 = time.perf_counter()
+    paths = cfg["paths"]
+    report = ingest(paths, settings)
+    seconds = time.perf_counter() - t0
+    return {"seconds": seconds, "articles": report.added, "chunks": report.chunks,
+            "failed": len(report.failed), "skipped": len(report.skipped),
+            "embed_seconds": report.stage_seconds.get("embed", 0.0), "peak_mb": _peak_mb()}
+
+
+def _phase_baseline(cfg: dict[str, Any]) -> dict[str, Any]:
+    from langchain_chroma import Chroma
+    from langchain_core.documents import Document
+    from langchain_core.embeddings import Embeddings
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    from followup.embedders import get_embedder
+    from followup.settings import Settings
+
+    model = get_embedder(Settings())
+
+    class SameModel(Embeddings):
+        """LangChain Embeddings over the very model (and batch size) our ingest uses."""
+
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            return model.embed(texts)
+
+        def embed_query(self, text: str) -> list[float]:
+            return model.embed([text])[0]
+
+    t0 = time.perf_counter()
+    arts = _articles(cfg["paths"])
+    docs = [Document(page_content=a.source_text, metadata={"article_id": a.id}) for a in arts]
+    splits = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200).split_documents(
+        docs
+    )
+    Chroma.from_documents(splits, SameModel(), persist_directory=cfg["store"],
+                          collection_name="baseline")
+    seconds = time.perf_counter() - t0
+    return {"seconds": seconds, "articles": len(arts), "chunks": len(splits),
+            "peak_mb": _peak_mb()}
+
+
+def _phase_reingest(cfg: dict[str, Any]) -> dict[str, Any]:
+    from followup.settings import Settings
+    from ingest import ingest
+
+    settings = Settings(store_dir=Path(cfg["store"]), progress=False)
+    t0 = time.perf_counter()
+    report = ingest(cfg["paths"], settings)
+    seconds = time.perf_counter() - t0
+    return {"seconds": seconds, "unchanged": report.unchanged, "added": report.added,
+            "updated": report.updated, "peak_mb": _peak_mb()}
+
+
+def _phase_chars(cfg: dict[str, Any]) -> dict[str, Any]:
+    arts = _articles(cfg["paths"])
+    return {"articles": len(arts), "chars": sum(len(a.source_text) for a in arts)}
+
+
+PHASES = {"ours": _phase_ours, "baseline": _phase_baseline, "reingest": _phase_reingest,
+          "chars": _phase_chars}
+
+
+def _run_phase(name: str, cfg: dict[str, Any]) -> dict[str, Any]:
+    """Run one phase in a child process and return what it measured."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "followup.bench", name, json.dumps(cfg)],
+        capture_output=True, text=True, check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"bench phase {name} failed:\n{proc.stderr[-3000:]}")
+    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+def bench_ingest(args: argparse.Namespace) -> int:
+    """Print ingest figures for our pipeline and LangChain's default on the same articles."""
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="followup-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    paths = _inputs(args.medquad, args.pubmedqa, args.limit)
+    paths[-1] = _limit_pubmedqa(args.pubmedqa, args.limit, work)
+    for sub in ("ours", "baseline"):
+        shutil.rmtree(work / sub, ignore_errors=True)
+    base_cfg = {"paths": paths}
+    import torch
+
+    print(f"bench ingest: {len(paths) - 1} MedQuAD pages + PubMedQA "
+          f"({args.limit or 500} abstracts); torch threads {torch.get_num_threads()}, "
+          f"cores {os.cpu_count()}", flush=True)
+    size = _run_phase("chars", base_cfg)
+    print(f"  articles {size['articles']}, source characters {size['chars']:,}", flush=True)
+    ours = _run_phase("ours", {**base_cfg, "store": str(work / "ours")})
+    print(f"  ours:     {ours['seconds']:.1f} s, {ours['chunks']} chunks, "
+          f"peak {ours['peak_mb']:.0f} MB", flush=True)
+    base = _run_phase("baseline", {**base_cfg, "store": str(work / "baseline")})
+    print(f"  baseline: {base['seconds']:.1f} s, {base['chunks']} chunks, "
+          f"peak {base['peak_mb']:.0f} MB", flush=True)
+    subset = paths[: args.reingest_articles]
+    re1 = _run_phase("reingest", {"paths": subset, "store": str(work / "ours")})
+    re_all = _run_phase("reingest", {"paths": paths, "store": str(work / "ours")})
+
+    def rate(p: dict[str, Any]) -> tuple[float, float]:
+        return size["articles"] / p["seconds"], size["chars"] / p["seconds"]
+
+    o_a, o_c = rate(ours)
+    b_a, b_c = rate(base)
+    figures = {
+        "articles": size["articles"],
+        "source_chars": size["chars"],
+        "ours": {**ours, "articles_per_s": o_a, "chars_per_s": o_c},
+        "baseline": {**base, "articles_per_s": b_a, "chars_per_s": b_c},
+        "throughput_ratio": o_a / b_a,
+        "reingest_unchanged": {"articles": re1["unchanged"], "seconds": re1["seconds"],
+                               "peak_mb": re1["peak_mb"]},
+        "reingest_unchanged_all": {"articles": re_all["unchanged"],
+                                   "seconds": re_all["seconds"]},
+    }
+    print()
+    print(f"{'':28}{'ours':>14}{'LangChain default':>20}")
+    print(f"{'articles/s':28}{o_a:>14.2f}{b_a:>20.2f}")
+    print(f"{'source chars/s':28}{o_c:>14,.0f}{b_c:>20,.0f}")
+    print(f"{'chunks':28}{ours['chunks']:>14}{base['chunks']:>20}")
+    print(f"{'wall seconds':28}{ours['seconds']:>14.1f}{base['seconds']:>20.1f}")
+    print(f"{'peak memory (MB)':28}{ours['peak_mb']:>14.0f}{base['peak_mb']:>20.0f}")
+    print(f"throughput ratio ours/baseline: {figures['throughput_ratio']:.2f} (target >= 0.90)")
+    print(f"re-ingest, unchanged, {re1['unchanged']} articles: {re1['seconds']:.2f} s "
+          f"(target < 3 s); all {re_all['unchanged']}: {re_all['seconds']:.2f} s")
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=2))
+        print(f"figures written to {args.json}")
+    if not args.workdir:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    result = PHASES[sys.argv[1]](json.loads(sys.argv[2]))
+    print(json.dumps(result))
