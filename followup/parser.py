@@ -212,12 +212,8 @@ def _parse_references(blocks: list[Block]) -> tuple[dict[int, str], list[str]]:
         current = []
 
     for b in blocks:
-        line = b.text.strip()
-        raw = line
-        if b.kind == "bullet":
-            # a bullet block's text lost its marker; numbered markers are recovered from source
-            pass
-        m = _NUMBERED_REF.match(raw)
+        line = re.sub(r"^[-*+•·▪●]\s+", "", b.text.strip())
+        m = _NUMBERED_REF.match(line)
         if m:
             close()
             n = int(m.group("a") or m.group("b"))
@@ -325,7 +321,7 @@ def parse_article_text(text: str, path: str, *, fmt: str = "auto") -> Article:
         raise ArticleError(path, "file is empty; write an article or remove the file")
     meta, body_start = _front_matter(text, path)
     if fmt == "auto":
-        fmt = "markdown" if re.search(r"(?m)^#[ \t]+\S", text) else "plain"
+        fmt = "markdown" if re.search(r"(?m)^#{1,6}[ \t]+\S", text) else "plain"
     blocks = _markdown_blocks(text, body_start) if fmt == "markdown" else _plain_blocks(text)
     return _assemble(blocks, text, path, meta, fmt)
 

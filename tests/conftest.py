@@ -1,0 +1,62 @@
+"""Shared fixtures: real parts everywhere (the bundled MiniLM model, embedded Chroma in tmp_path,
+a real `chroma run` server for the server path)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+import followup  # noqa: F401  (sets the offline / no-telemetry switches first)
+from followup.embedders import Embedder, get_embedder
+from followup.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT / "corpus"
+SHARED = Path(os.environ.get("FOLLOWUP_SHARED", ROOT.parent / "shared"))
+DATASETS = SHARED / "datasets"
+SEED = SHARED / "seed" / "000_143b970551fb233b.txt"
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    return get_embedder(Settings())
+
+
+class CountingEmbedder:
+    """The real embedder, counting the texts it is asked to embed."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.id = inner.id
+        self.dim = inner.dim
+        self.texts = 0
+        self.calls = 0
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        self.calls += 1
+        self.texts += len(texts)
+        return self.inner.embed(texts)
+
+
+@pytest.fixture()
+def counting(embedder: Embedder) -> CountingEmbedder:
+    return CountingEmbedder(embedder)
+
+
+@pytest.fixture()
+def settings(tmp_path: Path) -> Settings:
+    return Settings(store_dir=tmp_path / "store", progress=False)
+
+
+@pytest.fixture()
+def small_corpus(tmp_path: Path) -> Path:
+    """Four sample articles copied to a folder the test may change."""
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    for name in ("withdrawal-muscle-spasms", "baclofen-withdrawal", "serotonin-syndrome",
+                 "metformin-renal-dosing"):
+        shutil.copy(CORPUS / f"{name}.md", folder / f"{name}.md")
+    return folder
