@@ -105,7 +105,9 @@ def _read_file(path: Path, settings: Settings, fmt: str) -> Iterator[Article | A
         ) from exc
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if kind == "article":
-        yield parse_article_text(text, str(path))
+        # .md is Markdown; .txt may be the seed's web-page text or Markdown (sniffed)
+        text_format = "markdown" if path.suffix.lower() in (".md", ".markdown") else "auto"
+        yield parse_article_text(text, str(path), fmt=text_format)
     elif kind == "medquad":
         yield parse_medquad(text, path)
     elif kind == "pubmedqa":

@@ -250,6 +250,10 @@ def _attach_references(
         missing = sorted(n for n in cited if n not in numbered)
         if missing:
             warnings.append(f"cites {missing} but the reference list has no such numbers")
+        if not cited:
+            warnings.append("has a reference list but no sentence cites it")
+        elif unused := sorted(n for n in numbered if n not in cited):
+            warnings.append(f"lists references {unused} that no sentence cites")
         return dict(sorted(refs.items())), list(loose), warnings
     if not loose:
         if cited:

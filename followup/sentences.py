@@ -91,7 +91,9 @@ def _bare_tail_ok(head: str, pre_char: str, count: int) -> bool:
         return False
     if not (pre_char.isalpha() or pre_char in ")\"'”’]."):
         return False
-    if count > 1:  # "dose 1, 2": a list of numbers is a citation list
+    if count > 1 or pre_char in ")]\"'”’":
+        # "dose 1, 2": a list of numbers is a citation list; "(HR 1.66, CI 1.1 to 2.4) 6":
+        # a number after a closed parenthesis or quote is not part of it
         return True
     before, last = _previous_words(head)
     return last not in _NUMERIC_CONTEXT or before in _QUANTIFIERS

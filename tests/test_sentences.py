@@ -29,6 +29,7 @@ from followup.sentences import split_sentences
         ("Use free T4 to guide the dose 1, 2", [(1, 2)]),
         ("Colon at the end:", [()]),
         ("COVID-19", [()]),
+        ("Risk rose (HR 1.66, 95% CI 1.12 to 2.46) 6", [(6,)]),
     ],
 )
 def test_citations(text: str, expected: list[tuple[int, ...]]) -> None:
