@@ -148,7 +148,7 @@ def ingest(
                 items.append((entry, chunks, vectors[pos: pos + len(chunks)]))
                 pos += len(chunks)
             store.write_articles(items)
-            for article, existed, chunks in pending:
+            for _article, existed, chunks in pending:
                 report.updated += existed
                 report.added += not existed
                 report.new_chunks += len(chunks)
@@ -198,20 +198,32 @@ def ingest(
     return report
 
 
-class _NoBar:
+class _LineProgress:
+    """Progress for logs (stderr is not a terminal): one line per written batch."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.total = total
+        self.done = 0
+        self.enabled = enabled
+
     def update(self, n: int) -> None:
-        pass
+        self.done += n
+        if self.enabled:
+            print(f"ingest: {self.done}/{self.total} articles written", file=sys.stderr,
+                  flush=True)
 
     def close(self) -> None:
         pass
 
 
 def _progress(settings: Settings, total: int) -> Any:
-    if not settings.progress or total < 50:
-        return _NoBar()
-    from tqdm import tqdm
+    """A tqdm bar on a terminal for long runs; plain lines in logs; nothing when disabled."""
+    if settings.progress and total >= 50 and sys.stderr.isatty():
+        from tqdm import tqdm
 
-    return tqdm(total=total, unit="article", desc="embedding", file=sys.stderr, mininterval=1.0)
+        return tqdm(total=total, unit="article", desc="embedding", file=sys.stderr,
+                    mininterval=1.0)
+    return _LineProgress(total, settings.progress and not sys.stderr.isatty())
 
 
 def format_report(report: IngestReport) -> str:

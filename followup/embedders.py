@@ -33,7 +33,9 @@ class SentenceTransformerEmbedder:
             import transformers
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:  # pragma: no cover - a broken install
-            raise EmbedderError(f"sentence-transformers is not installed ({exc}); run make setup")
+            raise EmbedderError(
+                f"sentence-transformers is not installed ({exc}); run make setup"
+            ) from exc
         transformers.utils.logging.disable_progress_bar()
         try:
             self._model = SentenceTransformer(model_path, device="cpu", local_files_only=True)
@@ -43,9 +45,9 @@ class SentenceTransformerEmbedder:
                 "`make setup`"
             ) from exc
         self.id = model_id
-        get_dim = getattr(self._model, "get_embedding_dimension", None) or getattr(
-            self._model, "get_sentence_embedding_dimension"
-        )
+        get_dim = getattr(self._model, "get_embedding_dimension", None)
+        if get_dim is None:  # sentence-transformers < 5.1
+            get_dim = self._model.get_sentence_embedding_dimension
         dim = get_dim()
         if not dim:
             raise EmbedderError(f"model {model_id} reports no embedding dimension")

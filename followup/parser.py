@@ -160,9 +160,7 @@ def _markdown_blocks(text: str, body_start: int) -> list[Block]:
 def _looks_like_plain_heading(line: str) -> bool:
     if len(line) > 100 or len(line.split()) > 12 or not line[:1].isupper():
         return False
-    if line.endswith((".", ",", ";", ":")) or re.search(r"\d\s*$", line):
-        return False
-    return True
+    return not (line.endswith((".", ",", ";", ":")) or re.search(r"\d\s*$", line))
 
 
 def _plain_blocks(text: str) -> list[Block]:

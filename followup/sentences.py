@@ -34,10 +34,10 @@ _NUMERIC_CONTEXT = frozenset(
     # Singular nouns only: "day 7" is a quantity, but "within 7-14 days 1" cites 1.
     """above below over under than of to at by from between and or approximately about around
     roughly nearly almost least most score scored dose grade stage level type step phase day
-    week month year hour minute version age aged n no number per within after before
-    exceeds exceeding exceed greater less times class category schedule table figure fig
-    chapter page item point count value is was are were be equals equal reached reach only
-    just factor gen generation lead top x""".split()
+    week month year hour minute version age aged n no number per within after before exceeds
+    exceeding exceed greater less times class category schedule table figure fig chapter page
+    item point count value is was are were be equals equal reached reach only just factor gen
+    generation lead top x""".split()
 )
 # ... unless the noun itself is quantified: "every day 2", "within a month 2", "first year 4".
 _QUANTIFIERS = frozenset(

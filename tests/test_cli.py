@@ -110,7 +110,7 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path)
 def test_status_without_store_says_what_to_do(capsys: pytest.CaptureFixture[str],
                                               tmp_path: Path) -> None:
     code, _, err = _run(capsys, "status", "--store", str(tmp_path / "none"))
-    assert code == 1 and "followup ingest" in err and "\n" == err[-1] and err.count("\n") == 1
+    assert code == 1 and "followup ingest" in err and err[-1] == "\n" and err.count("\n") == 1
 
 
 def test_python_ingest_py_is_followup_ingest(tmp_path: Path) -> None:

@@ -148,7 +148,8 @@ def test_markdown_article() -> None:
 
 
 def test_equal_counts_attach_in_order() -> None:
-    text = "# T?\n\nAnswer one 1. Answer two 2\n\n## References\n\n- Alpha. J, 2001.\n- Beta. K, 2002.\n"
+    text = ("# T?\n\nAnswer one 1. Answer two 2\n\n## References\n\n"
+            "- Alpha. J, 2001.\n- Beta. K, 2002.\n")
     a = parse_article_text(text, "t.md")
     assert a.references == {1: "Alpha. J, 2001.", 2: "Beta. K, 2002."}
 

@@ -1,0 +1,1 @@
+"""Grounding test suites for evaluators (built by the evaluation issue)."""
