@@ -129,10 +129,15 @@ PHASES = {"ours": _phase_ours, "baseline": _phase_baseline, "reingest": _phase_r
 
 def _run_phase(name: str, cfg: dict[str, Any]) -> dict[str, Any]:
     """Run one phase in a child process and return what it measured."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "followup.bench", name, json.dumps(cfg)],
-        capture_output=True, text=True, check=False,
-    )
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
+        json.dump(cfg, fh)  # thousands of paths: a file, not the command line
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "followup.bench", name, fh.name],
+            capture_output=True, text=True, check=False,
+        )
+    finally:
+        os.unlink(fh.name)
     if proc.returncode != 0:
         raise RuntimeError(f"bench phase {name} failed:\n{proc.stderr[-3000:]}")
     return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
@@ -199,5 +204,5 @@ def bench_ingest(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    result = PHASES[sys.argv[1]](json.loads(sys.argv[2]))
+    result = PHASES[sys.argv[1]](json.loads(Path(sys.argv[2]).read_text(encoding="utf-8")))
     print(json.dumps(result))

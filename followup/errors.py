@@ -2,6 +2,7 @@
 
     FollowupError
     ├── UsageError             bad arguments or settings (CLI exit code 2)
+    │   └── InputError         a malformed question or history
     ├── ArticleError           one source file or record cannot become an Article
     │   │   (ingest reports it with its path and goes on with the rest)
     │   └── NothingToIngest    a valid source with no content (reported as skipped, not failed)
@@ -28,6 +29,10 @@ class UsageError(FollowupError):
     """The command line or the settings are wrong."""
 
     exit_code = 2
+
+
+class InputError(UsageError):
+    """A question or conversation history that cannot be used as given."""
 
 
 class ArticleError(FollowupError):

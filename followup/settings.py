@@ -71,6 +71,41 @@ class Settings(BaseSettings):
         "model sort texts by length (less padding), small ones lose less on a kill.",
     )
     progress: bool = Field(default=True, description="Show a progress bar on long runs.")
+    query_threads: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="torch threads when answering: one query per thread is fastest under load "
+        "on 2 cores (see README, Threads).",
+    )
+    max_question_chars: int = Field(
+        default=2000, ge=50, le=100_000, description="Longest question accepted."
+    )
+    answer_min_coverage: float = Field(
+        default=0.5, ge=0.0, le=1.0,
+        description="A passage can answer when it covers this share of the question's "
+        "IDF-weighted terms and its cosine is at least answer_min_dense (calibrated, README).",
+    )
+    answer_min_dense: float = Field(
+        default=0.3, ge=-1.0, le=1.0, description="See answer_min_coverage."
+    )
+    answer_strong_dense: float = Field(
+        default=0.65, ge=-1.0, le=1.0,
+        description="A passage this close to the question can answer whatever its coverage.",
+    )
+    passages_k: int = Field(default=8, ge=1, le=50, description="Passages returned per answer.")
+    retrieval_candidates: int = Field(
+        default=40, ge=5, le=500, description="Candidates taken from each of dense and BM25."
+    )
+    dense_weight: float = Field(
+        default=0.5, ge=0.0, le=1.0, description="Weight of the dense cosine in the fusion."
+    )
+    coverage_weight: float = Field(
+        default=0.2, ge=0.0, le=2.0, description="Second stage: query-term coverage weight."
+    )
+    field_weight: float = Field(
+        default=0.1, ge=0.0, le=2.0, description="Second stage: title/section match weight."
+    )
 
     @field_validator("chroma_url")
     @classmethod

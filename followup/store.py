@@ -164,6 +164,40 @@ class ChunkStore:
             self._manifest_cache = entries
         return self._manifest_cache
 
+    def signature(self) -> str:
+        """Changes whenever any article version in the store changes (keeps indexes in step)."""
+        import hashlib
+
+        h = hashlib.sha256(self.fingerprint.encode())
+        for version in sorted(e.version for e in self.manifest().values()):
+            h.update(version.encode())
+        return h.hexdigest()[:24]
+
+    def get_chunks(self, ids: Sequence[str]) -> dict[str, tuple[Chunk, list[float]]]:
+        """Committed chunks by id, with their stored embeddings."""
+        if not ids:
+            return {}
+        valid = {e.version for e in self.manifest().values()}
+        res = self._guard(
+            lambda: self._chunks.get(ids=list(ids), include=["metadatas", "embeddings"])
+        )
+        out: dict[str, tuple[Chunk, list[float]]] = {}
+        for rid, meta, emb in zip(res["ids"], res["metadatas"], res["embeddings"], strict=True):
+            if meta.get("article_version") in valid:
+                out[rid] = (chunk_from_record(rid, meta), [float(x) for x in emb])
+        return out
+
+    def article_chunks(self, article_id: str) -> list[Chunk]:
+        """The committed chunks of one article, in order."""
+        entry = self.manifest().get(article_id)
+        if entry is None:
+            return []
+        res = self._guard(lambda: self._chunks.get(
+            where={"article_version": entry.version}, include=["metadatas"]))
+        chunks = [chunk_from_record(i, m) for i, m in zip(res["ids"], res["metadatas"],
+                                                            strict=True)]
+        return sorted(chunks, key=lambda c: c.ordinal)
+
     def count_chunks(self) -> int:
         return int(self._guard(self._chunks.count))
 

@@ -1,0 +1,194 @@
+"""Answering: one function from a question and its conversation to an ``Answer``.
+
+``Engine.ask`` is what ``followup ask``, the chat and the evals call; ``Answer.to_json()`` is
+the shared JSON. Steps: validate input → standalone question (follow-ups) → hybrid retrieval →
+relevance gate (abstain) → extractive composition → references, disclaimer, suggestions.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import unicodedata
+from collections.abc import Sequence
+from typing import Any
+
+from followup.answers import Answer
+from followup.compose import compose_extractive
+from followup.contextualize import Turn, interpret
+from followup.embedders import Embedder, get_embedder
+from followup.errors import InputError
+from followup.prompts import disclaimer, fixed_text, refusal
+from followup.settings import Settings
+from followup.store import ChunkStore, open_store
+from followup.text import term_set
+from retriever.hybrid import HybridRetriever, Passage
+
+AUDIENCES = ("clinician", "patient")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def clean_question(question: object, settings: Settings) -> str:
+    """The question with control characters removed and space folded.
+
+    Raises:
+        InputError: not text, empty, or longer than ``settings.max_question_chars``.
+    """
+    if not isinstance(question, str):
+        raise InputError("the question must be text")
+    text = unicodedata.normalize("NFC", _CONTROL.sub(" ", question))
+    text = " ".join(text.split())
+    if not text:
+        raise InputError("the question is empty; type a question about the articles")
+    if len(text) > settings.max_question_chars:
+        raise InputError(
+            f"the question is {len(text):,} characters long; the limit is "
+            f"{settings.max_question_chars:,} (FOLLOWUP_MAX_QUESTION_CHARS). Ask one question "
+            "at a time"
+        )
+    return text
+
+
+def parse_history(data: str | list[Any] | None) -> list[Turn]:
+    """A conversation from JSON text or a list: ``[{"role": "user"|"assistant", "content"}]``.
+
+    Raises:
+        InputError: not valid JSON, not a list of turns, or a turn with an unknown role.
+    """
+    if data is None or data == "":
+        return []
+    if isinstance(data, str):
+        try:
+            data = json.loads(data)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"the history is not valid JSON (line {exc.lineno}: {exc.msg}); "
+                             'it must be a list of {"role", "content"} objects') from exc
+    if not isinstance(data, list):
+        raise InputError('the history must be a JSON list of {"role", "content"} objects')
+    turns: list[Turn] = []
+    for i, item in enumerate(data):
+        if not isinstance(item, dict) or set(item) - {"role", "content", "metadata"}:
+            raise InputError(f'history turn {i} must be an object with "role" and "content"')
+        role, content = item.get("role"), item.get("content")
+        if role not in ("user", "assistant"):
+            raise InputError(f"history turn {i} has role {role!r}; use \"user\" or \"assistant\"")
+        if not isinstance(content, str):
+            raise InputError(f"history turn {i} has no text content")
+        turns.append(Turn(role, content))
+    return turns
+
+
+def _cited_titles(history: Sequence[Turn]) -> list[str]:
+    """Article titles in the references of the last assistant turn."""
+    for turn in reversed(history):
+        if turn.role == "assistant":
+            return re.findall(r"^\[\d+\] (.+?)(?: — | \(|$)", turn.content, flags=re.M)
+    return []
+
+
+class Engine:
+    """Everything answering needs, built once (store, embedder, retriever) and reused."""
+
+    def __init__(self, settings: Settings, *, store: ChunkStore | None = None,
+                 embedder: Embedder | None = None) -> None:
+        import torch
+
+        torch.set_num_threads(settings.query_threads)
+        self.settings = settings
+        self.store = store or open_store(settings)
+        self.embedder = embedder or get_embedder(settings)
+        self.retriever = HybridRetriever(self.store, self.embedder, settings)
+        self.retriever.lexical()  # load or build the BM25 index now, not on the first question
+
+    def ask(self, question: str, history: Sequence[Turn] | str | None = None,
+            audience: str = "clinician") -> Answer:
+        """Answer ``question`` in the context of ``history``, only from the store's articles.
+
+        Raises:
+            InputError: malformed question, history or audience.
+            StoreError: the store cannot be read.
+        """
+        t0 = time.perf_counter()
+        if audience not in AUDIENCES:
+            raise InputError(f"audience must be one of {', '.join(AUDIENCES)}, not {audience!r}")
+        text = clean_question(question, self.settings)
+        turns = parse_history(history) if isinstance(history, (str, type(None))) else list(
+            history)
+        interp = interpret(text, turns, _cited_titles(turns))
+        t1 = time.perf_counter()
+        passages = self.retriever.retrieve(interp.standalone, self.settings.passages_k)
+        t2 = time.perf_counter()
+        answer = Answer(question=text, standalone_question=interp.standalone, sentences=[],
+                        references=[], passages=passages, abstained=True,
+                        disclaimer=disclaimer(), audience=audience,
+                        is_followup=interp.is_followup)
+        answering = self.answering(passages)
+        if answering:
+            comp = compose_extractive(interp.standalone, answering, self.embedder,
+                                      self.retriever.lexical().idf, audience=audience)
+            if comp.sentences:
+                answer.sentences, answer.references = comp.sentences, comp.references
+                answer.abstained = False
+        t3 = time.perf_counter()
+        if answer.abstained:
+            answer.refusal = refusal()
+            answer.closest_articles = _closest(passages)
+            answer.suggestions = list(dict.fromkeys(a["title"] for a in answer.closest_articles))
+        else:
+            if audience == "patient":
+                answer.patient_note = fixed_text("patient_note")
+            answer.suggestions = self._suggestions(answer, turns)
+        answer.timings_ms = {"contextualize": (t1 - t0) * 1e3, "retrieve": (t2 - t1) * 1e3,
+                             "compose": (t3 - t2) * 1e3,
+                             "total": (time.perf_counter() - t0) * 1e3}
+        return answer
+
+    def answering(self, passages: Sequence[Passage]) -> list[Passage]:
+        """The passages relevant enough to answer from (none: the answer is the refusal)."""
+        s = self.settings
+        return [p for p in passages
+                if (p.coverage >= s.answer_min_coverage and p.dense >= s.answer_min_dense)
+                or p.dense >= s.answer_strong_dense]
+
+    def _suggestions(self, answer: Answer, turns: Sequence[Turn]) -> list[str]:
+        """2-4 questions the cited articles answer, from sections the conversation has not used."""
+        asked = [term_set(t.content) for t in turns if t.role == "user"]
+        asked.append(term_set(answer.question))
+        used = {(s.article_id, s.section) for s in answer.sentences}
+        cited = list(dict.fromkeys(s.article_id for s in answer.sentences))
+        out: list[str] = []
+        for article_id in cited:
+            for heading in self._sections_of(article_id):
+                if (article_id, heading) in used or heading in ("Answer", "Overview"):
+                    continue
+                h_terms = term_set(heading)
+                if h_terms and any(h_terms <= q for q in asked):
+                    continue
+                q = heading if heading.rstrip().endswith("?") else f"What about {_phrase(heading)}?"
+                if q not in out:
+                    out.append(q)
+                if len(out) >= 4:
+                    return out
+        return out
+
+    def _sections_of(self, article_id: str) -> list[str]:
+        cache: dict[str, list[str]] = self.__dict__.setdefault("_section_cache", {})
+        if article_id not in cache:
+            chunks = self.store.article_chunks(article_id)
+            cache[article_id] = list(dict.fromkeys(c.section for c in chunks))
+        return cache[article_id]
+
+
+def _phrase(heading: str) -> str:
+    """'Recommended Taper Rates' -> 'recommended taper rates' (acronyms and names kept)."""
+    words = heading.split()
+    return " ".join(w.lower() if w[:1].isupper() and w[1:].islower() else w for w in words)
+
+
+def _closest(passages: Sequence[Passage]) -> list[dict[str, str]]:
+    seen: dict[str, dict[str, str]] = {}
+    for p in passages:
+        if p.chunk.article_id not in seen:
+            seen[p.chunk.article_id] = {"article_id": p.chunk.article_id, "title": p.chunk.title}
+    return list(seen.values())[:3]

@@ -1,0 +1,157 @@
+"""Extractive composition (the default, offline, no LLM): choose the sentences of the top
+passages that answer the standalone question, verbatim, each with exactly its own citations.
+
+Sentence score = dense similarity to the question (sentence embeddings) + IDF-weighted
+query-term coverage + the passage's retrieval score; the best sentence comes first (a direct
+answer), then up to a few more above a relative floor, near-duplicates dropped, grouped by
+article and section in source order. For the patient audience, plain-language sentences are
+preferred (long words, parentheses and dense numbers cost).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from followup.answers import AnswerSentence, Reference
+from followup.articles import Sentence
+from followup.embedders import Embedder
+from followup.text import normalise_space, term_set, terms
+from retriever.hybrid import Passage
+
+
+@dataclass(frozen=True)
+class Composition:
+    sentences: list[AnswerSentence]
+    references: list[Reference]
+    best_score: float
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    passage_rank: int
+    passage: Passage
+    sentence: Sentence
+    score: float
+    dense: float
+    lexical: float
+
+
+def jargon(text: str) -> float:
+    """0 (plain) .. 1 (technical): long words, parentheses, abbreviations, numbers."""
+    ws = re.findall(r"[A-Za-z][A-Za-z-]*", text)
+    if not ws:
+        return 1.0
+    long_words = sum(1 for w in ws if len(w) >= 12) / len(ws)
+    caps = sum(1 for w in ws if len(w) >= 2 and w.isupper()) / len(ws)
+    extras = min(1.0, text.count("(") * 0.2 + len(re.findall(r"\d", text)) * 0.02)
+    return min(1.0, 2.0 * long_words + 2.0 * caps + extras)
+
+
+def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    return len(a & b) / len(a | b) if a and b else 0.0
+
+
+def compose_extractive(
+    question: str,
+    passages: Sequence[Passage],
+    embedder: Embedder,
+    idf: Callable[[str], float],
+    *,
+    audience: str = "clinician",
+    max_sentences: int = 4,
+    passages_used: int = 5,
+) -> Composition:
+    """Pick and cite sentences; empty ``sentences`` when none is relevant enough."""
+    if not passages:
+        return Composition([], [], 0.0)
+    top = passages[0].score or 1.0
+    pool = [p for p in passages[:passages_used] if p.score >= 0.5 * top]
+    sents = [(rank, p, s) for rank, p in enumerate(pool) for s in p.chunk.sentences]
+    if not sents:
+        return Composition([], [], 0.0)
+    vectors = np.asarray(embedder.embed([question] + [normalise_space(s.text)
+                                                       for _, _, s in sents]))
+    q_vec, s_vecs = vectors[0], vectors[1:]
+    dense = s_vecs @ q_vec
+    q_terms = list(dict.fromkeys(terms(question)))
+    weights = {t: idf(t) for t in q_terms}
+    total = sum(weights.values()) or 1.0
+    cands: list[_Candidate] = []
+    for (rank, p, s), d in zip(sents, dense, strict=True):
+        st = term_set(s.text)
+        lex = sum(w for t, w in weights.items() if t in st) / total
+        field_lex = sum(w for t, w in weights.items() if t in term_set(p.chunk.section)) / total
+        score = 0.5 * float(d) + 0.35 * lex + 0.1 * field_lex + 0.15 * (p.score / top)
+        if p.chunk.kind == "answer":
+            score += 0.03
+        if audience == "patient":
+            score -= 0.12 * jargon(s.text)
+        cands.append(_Candidate(rank, p, s, score, float(d), lex))
+    cands.sort(key=lambda c: c.score, reverse=True)
+    best = cands[0]
+    chosen: list[_Candidate] = []
+    seen_terms: list[frozenset[str]] = []
+    limit = max_sentences if audience == "clinician" else max(2, max_sentences - 1)
+    for c in cands:
+        if len(chosen) >= limit:
+            break
+        if chosen and c.score < 0.75 * best.score:
+            break
+        if c.lexical == 0 and c.dense < 0.45:
+            continue
+        ts = term_set(c.sentence.text)
+        if any(_jaccard(ts, other) >= 0.6 for other in seen_terms):
+            continue
+        if len(normalise_space(c.sentence.text)) < 25:  # fragments ("Key Points") say nothing
+            continue
+        chosen.append(c)
+        seen_terms.append(ts)
+    if not chosen:
+        return Composition([], [], best.score)
+    # group by article/section in the order of each group's best sentence; source order inside
+    group_rank: dict[tuple[str, str], int] = {}
+    for i, c in enumerate(chosen):
+        group_rank.setdefault((c.passage.chunk.article_id, c.passage.chunk.section), i)
+    chosen.sort(key=lambda c: (group_rank[(c.passage.chunk.article_id, c.passage.chunk.section)],
+                               c.sentence.start))
+    return _cite(chosen, best.score)
+
+
+def _cite(chosen: Sequence[_Candidate], best: float) -> Composition:
+    """Number references in order of first use: (article, its reference number or None)."""
+    refs: dict[tuple[str, int | None], Reference] = {}
+    out: list[AnswerSentence] = []
+    for c in chosen:
+        chunk = c.passage.chunk
+        keys: list[tuple[str, int | None]] = (
+            [(chunk.article_id, n) for n in c.sentence.citations]
+            if c.sentence.citations else [(chunk.article_id, None)]
+        )
+        marks: list[int] = []
+        for key in keys:
+            if key not in refs:
+                ref_number = key[1]
+                refs[key] = Reference(
+                    n=len(refs) + 1,
+                    article_id=chunk.article_id,
+                    article_title=chunk.title,
+                    ref_number=ref_number,
+                    ref_text=chunk.references.get(ref_number) if ref_number is not None else None,
+                    url=chunk.url,
+                    updated=chunk.updated,
+                    review_status=chunk.review_status,
+                )
+            marks.append(refs[key].n)
+        out.append(AnswerSentence(
+            text=normalise_space(c.sentence.text),
+            citations=tuple(marks),
+            chunk_id=chunk.id,
+            article_id=chunk.article_id,
+            section=chunk.section,
+            source_citations=c.sentence.citations,
+        ))
+    return Composition(out, list(refs.values()), best)

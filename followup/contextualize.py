@@ -1,0 +1,153 @@
+"""Follow-up understanding, offline: a conversation becomes one standalone question.
+
+Deterministic rules, applied turn by turn so the topic is carried forward:
+
+* an elliptical follow-up ("What about baclofen?", "And for children?") is read against the
+  previous standalone question: ``"<previous> — what about baclofen?"``;
+* a pronoun ("How long does it last?", "Is it safe in pregnancy?") is replaced by the topic of
+  the previous turns (its focus phrase);
+* a question that is too short to stand alone and names nothing new ("What are the symptoms?")
+  gets the topic appended;
+* a question that names its own subject and has neither pronoun nor ellipsis is a change of
+  topic: nothing is carried.
+
+The topic is the previous standalone question's focus phrase ("benzodiazepine withdrawal", "the
+seed's muscle spasms"...), and the titles of the articles the previous answer cited when the
+question itself gave none.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from followup.text import STOPWORDS
+
+# Words that ask *about* a subject without naming one.
+GENERIC = frozenset(
+    """what how long does do is are can could should would will cause causes caused causing
+    treat treated treating treatment treatments therapy symptom symptoms sign signs risk risks
+    safe safety dose doses dosing dosage effect effects side last lasts take taking taken use
+    used using happen happens help manage managed management prevent prevention diagnose
+    diagnosed diagnosis outlook prognosis inherit inherited inheritance complication
+    complications work works mean means common often much many get gets much best first line
+    recommended need needed needs who when where why which there usual usually typical
+    typically start started starting stop stopped stopping give given about also else more
+    other tell information info research studies study clinical trials trial genetic changes
+    related related to type types expect patients patient people person adults adult""".split()
+)
+_PRONOUN = re.compile(
+    r"\b(it|its|it's|they|them|their|theirs|this|these|those|that one|the drug|the medication|"
+    r"the condition|the disease|this drug|this condition|the same)\b",
+    re.IGNORECASE,
+)
+_ELLIPSIS = re.compile(
+    r"^\s*(?:and\s+)?(?:what|how)\s+about\s+(?P<x>.+?)\s*\??\s*$|"
+    r"^\s*and\s+(?:for|with|in|on)?\s*(?P<y>.+?)\s*\??\s*$|"
+    r"^\s*(?:same|also)\s+(?:for|with)\s+(?P<z>.+?)\s*\??\s*$",
+    re.IGNORECASE,
+)
+_FOCUS_PATTERNS = [
+    re.compile(p, re.IGNORECASE)
+    for p in (
+        r"^\s*what\s+(?:is|are)\s+\(are\)\s+(?P<f>.+?)\s*\??\s*$",
+        r"\b(?:symptoms|signs|causes|treatments?|outlook|complications|risk factors|side "
+        r"effects|dose|dosing|diagnosis|prevention)\s+(?:of|for)\s+(?P<f>.+?)\s*\??\s*$",
+        r"^\s*(?:what|who)\s+(?:is|are)\s+(?:an?\s+|the\s+)?(?P<f>.+?)\s*\??\s*$",
+        r"^\s*how\s+(?:should|do|does|can|is|are|must)\s+(?P<f>.+?)\s+(?:be\s+)?\w+ed\s*\??\s*$",
+        r"^\s*how\s+(?:to|do you|do I|should I|can I)\s+\w+\s+(?P<f>.+?)\s*\??\s*$",
+        r"^\s*(?:is|are|can|does|do|should)\s+(?P<f>.+?)\s+(?:cause|causes|safe|interact|"
+        r"affect|raise|increase|lower|need)\b",
+    )
+]
+
+
+@dataclass(frozen=True)
+class Turn:
+    role: str  # "user" or "assistant"
+    content: str
+
+
+@dataclass(frozen=True)
+class Interpretation:
+    """The standalone reading of the last question."""
+
+    standalone: str
+    is_followup: bool
+    topic: str | None  # the focus carried into this question (None when nothing was carried)
+    focus: str  # this question's own focus, carried to the next one
+
+
+def _content_words(text: str) -> list[str]:
+    return [w for w in re.findall(r"[A-Za-z0-9][A-Za-z0-9'-]*", text)
+            if w.lower() not in STOPWORDS and w.lower() not in GENERIC]
+
+
+def focus_of(question: str) -> str:
+    """The subject a question asks about ("baclofen withdrawal", "Aarskog-Scott syndrome")."""
+    q = question.strip()
+    for pattern in _FOCUS_PATTERNS:
+        m = pattern.search(q)
+        if m:
+            f = m.group("f").strip(" ?.")
+            words = _content_words(f)
+            if words:
+                # keep the phrase as written, without a leading article
+                return re.sub(r"^(?:the|a|an)\s+", "", f, flags=re.IGNORECASE)
+    return " ".join(_content_words(q))
+
+
+def _has_own_subject(question: str, topic: str) -> bool:
+    topic_words = {w.lower() for w in _content_words(topic)}
+    own = [w for w in _content_words(_PRONOUN.sub(" ", question))
+           if w.lower() not in topic_words]
+    return len(own) >= 1
+
+
+def interpret(question: str, history: Sequence[Turn], cited_titles: Sequence[str] = ()
+              ) -> Interpretation:
+    """The standalone question for the last turn of a conversation.
+
+    Args:
+        question: the new question.
+        history: earlier turns, oldest first (assistant turns are not read for topic).
+        cited_titles: titles of the articles the previous answer cited (a topic of last resort).
+    """
+    standalone: str | None = None
+    focus: str | None = None
+    for turn in history:
+        if turn.role != "user" or not turn.content.strip():
+            continue
+        step = _step(turn.content, standalone, focus, ())
+        standalone, focus = step.standalone, step.focus
+    return _step(question, standalone, focus, cited_titles)
+
+
+def _step(question: str, prev: str | None, prev_focus: str | None,
+          cited_titles: Sequence[str]) -> Interpretation:
+    q = " ".join(question.split())
+    topic = prev_focus or (cited_titles[0] if cited_titles else None)
+    if prev is None or not topic:
+        return Interpretation(q, False, None, focus_of(q) or q)
+    m = _ELLIPSIS.match(q)
+    if m:
+        x = (m.group("x") or m.group("y") or m.group("z") or "").strip(" ?.")
+        base = prev.rstrip(" ?.")
+        standalone = f"{base} — what about {x}?"
+        new_focus = f"{x} {topic}" if x.lower() not in topic.lower() else topic
+        return Interpretation(standalone, True, topic, new_focus)
+    if _PRONOUN.search(q):
+        standalone = _PRONOUN.sub(lambda mm: topic, q, count=1)
+        own = focus_of(_PRONOUN.sub(" ", q))
+        keep = topic if not own or own.lower() in topic.lower() else topic
+        return Interpretation(standalone, True, topic, keep)
+    content = _content_words(q)
+    if not content or (len(content) <= 2 and not _has_own_subject(q, topic)):
+        standalone = f"{q.rstrip(' ?.')} ({topic})?"
+        return Interpretation(standalone, True, topic, topic)
+    if len(content) <= 2 and len(q.split()) <= 5:
+        # a short question naming one thing ("In pregnancy?", "For children?"): a follow-up
+        standalone = f"{prev.rstrip(' ?.')} — {q.rstrip(' ?.')}?"
+        return Interpretation(standalone, True, topic, topic)
+    return Interpretation(q, False, None, focus_of(q) or q)

@@ -1,0 +1,59 @@
+"""Words: one tokenizer (lower-case, stop words out, Snowball-stemmed) shared by the lexical
+index, the second-stage scorer, the follow-up contextualizer and the support checker."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import Stemmer
+
+_STEMMER = Stemmer.Stemmer("english")
+_WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
+
+STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each few for from
+    further had has have having he her here hers herself him himself his how i if in into is it
+    its itself just me more most my myself no nor not of off on once only or other our ours
+    ourselves out over own same she should so some such than that the their theirs them
+    themselves then there these they this those through to too under until up very was we were
+    what when where which while who whom why will with would you your yours yourself
+    yourselves also may might must shall s t d ll m o re ve y isn aren wasn weren hasn haven
+    hadn doesn don didn won wouldn shouldn couldn mustn cannot tell know please""".split()
+)
+# Negations are content for the support checker (they flip a claim), never stop words there.
+NEGATIONS = frozenset("no not never without none neither nor cannot avoid contraindicated".split())
+
+
+@lru_cache(maxsize=200_000)
+def stem(word: str) -> str:
+    return str(_STEMMER.stemWord(word))
+
+
+def words(text: str) -> list[str]:
+    """Lower-case word tokens, hyphenated forms kept whole and split ("gaba-b", "gaba", "b")."""
+    out: list[str] = []
+    for w in _WORD.findall(text.lower()):
+        out.append(w)
+        if "-" in w:
+            out.extend(p for p in w.split("-") if p)
+    return out
+
+
+def terms(text: str) -> list[str]:
+    """Stemmed content terms (stop words removed), in order, repeats kept."""
+    return [stem(w) for w in words(text) if w not in STOPWORDS and len(w) > 1 or w.isdigit()]
+
+
+def term_set(text: str) -> frozenset[str]:
+    return frozenset(terms(text))
+
+
+def numbers(text: str) -> frozenset[str]:
+    """Numbers as written (``7-14``, ``1.6``, ``50``), for the support checker."""
+    return frozenset(re.findall(r"\d+(?:[.,]\d+)?", text))
+
+
+def normalise_space(text: str) -> str:
+    return " ".join(text.split())

@@ -1,0 +1,123 @@
+"""Hybrid retrieval: dense (Chroma) and lexical (BM25) candidates, both scored exactly for every
+candidate, fused with a tuned weight, then re-scored by a second stage of our own.
+
+Second stage (no cross-encoder ships on PyPI): IDF-weighted query-term coverage of the passage,
+and of its title and section (field boost). The weights were tuned on MedQuAD questions against
+their own pages (see README, "Retrieval"), not on the evaluation sets.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from followup.chunks import Chunk
+from followup.embedders import Embedder
+from followup.settings import Settings
+from followup.store import ChunkStore
+from followup.text import term_set, terms
+from retriever.lexical import LexicalIndex
+
+Mode = Literal["hybrid", "dense", "bm25"]
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk with its scores (``score`` orders the results)."""
+
+    chunk: Chunk
+    score: float
+    dense: float
+    lexical: float
+    coverage: float
+    field: float
+
+
+def lexical_folder(settings: Settings) -> Path:
+    return settings.store_dir / f"lexical-{settings.collection}"
+
+
+def ensure_lexical_index(store: ChunkStore, settings: Settings) -> LexicalIndex:
+    """The BM25 index in step with the store: loaded when current, rebuilt otherwise."""
+    signature = store.signature()
+    if not settings.chroma_url:
+        folder = lexical_folder(settings)
+        index = LexicalIndex.load(folder, signature)
+        if index is None:
+            index = LexicalIndex.build(store.iter_chunks(), signature)
+            index.save(folder)
+        return index
+    return LexicalIndex.build(store.iter_chunks(), signature)
+
+
+class HybridRetriever:
+    """Dense + BM25 + second stage over one store. Thread-safe for concurrent queries."""
+
+    def __init__(self, store: ChunkStore, embedder: Embedder, settings: Settings,
+                 mode: Mode = "hybrid") -> None:
+        self.store = store
+        self.embedder = embedder
+        self.settings = settings
+        self.mode = mode
+        self._lexical: LexicalIndex | None = None
+        self._lock = threading.Lock()
+
+    def lexical(self) -> LexicalIndex:
+        with self._lock:
+            if self._lexical is None or self._lexical.signature != self.store.signature():
+                self._lexical = ensure_lexical_index(self.store, self.settings)
+            return self._lexical
+
+    def refresh(self) -> None:
+        """Pick up a re-ingested store (manifest and lexical index)."""
+        self.store.manifest(refresh=True)
+        self.lexical()
+
+    def retrieve(self, query: str, k: int = 8) -> list[Passage]:
+        """The ``k`` best passages for ``query``, best first."""
+        s = self.settings
+        n = s.retrieval_candidates
+        q_terms = list(dict.fromkeys(terms(query)))
+        lex = self.lexical()
+        lex_scores = lex.scores(q_terms)
+        candidates: dict[str, tuple[Chunk, float]] = {}
+        q_vec: np.ndarray | None = None
+        if self.mode != "bm25":
+            q_vec = np.asarray(self.embedder.embed([query])[0], dtype=np.float32)
+            for chunk, cos in self.store.search(q_vec.tolist(), n):
+                candidates[chunk.id] = (chunk, cos)
+        if self.mode != "dense":
+            missing = [cid for cid, _ in lex.top(q_terms, n) if cid not in candidates]
+            for cid, (chunk, emb) in self.store.get_chunks(missing).items():
+                cos = float(np.dot(q_vec, np.asarray(emb))) if q_vec is not None else 0.0
+                candidates[cid] = (chunk, cos)
+        if not candidates:
+            return []
+        top_lex = float(lex_scores.max()) if len(lex_scores) else 0.0
+        weights = {t: lex.idf(t) for t in q_terms}
+        total = sum(weights.values()) or 1.0
+        out: list[Passage] = []
+        for cid, (chunk, cos) in candidates.items():
+            lex_norm = lex.score_of(lex_scores, cid) / top_lex if top_lex > 0 else 0.0
+            body = term_set(chunk.text)
+            fields = term_set(f"{chunk.title} {chunk.section}")
+            coverage = sum(w for t, w in weights.items() if t in body or t in fields) / total
+            field = sum(w for t, w in weights.items() if t in fields) / total
+            if self.mode == "dense":
+                score = cos
+            elif self.mode == "bm25":
+                score = lex_norm
+            else:
+                score = (s.dense_weight * cos + (1 - s.dense_weight) * lex_norm
+                         + s.coverage_weight * coverage + s.field_weight * field)
+            out.append(Passage(chunk, score, cos, lex_norm, coverage, field))
+        out.sort(key=lambda p: p.score, reverse=True)
+        return out[:k]
+
+    def retrieve_many(self, queries: Sequence[str], k: int = 8) -> list[list[Passage]]:
+        return [self.retrieve(q, k) for q in queries]
