@@ -55,8 +55,23 @@ def build_parser() -> argparse.ArgumentParser:
     _store_options(p)
     p.add_argument("--json", action="store_true")
 
+    p = sub.add_parser("ask", help="answer a question (or a follow-up) from the articles")
+    p.add_argument("question", nargs="?", help="the question (omit with -i)")
+    p.add_argument("--history", metavar="FILE",
+                   help='earlier turns: a JSON list of {"role": "user"|"assistant", "content"}'
+                   " ('-' reads standard input)")
+    p.add_argument("--audience", choices=["clinician", "patient"], default="clinician")
+    _store_options(p)
+    p.add_argument("--json", action="store_true", help="print the answer object as JSON")
+    p.add_argument("-i", "--interactive", action="store_true",
+                   help="a conversation in the terminal that keeps the history")
+
     p = sub.add_parser("bench", help="benchmarks that print figures")
-    p.add_argument("what", choices=["ingest"])
+    p.add_argument("what", choices=["ingest", "ask"])
+    p.add_argument("--datasets", default="../shared/datasets", metavar="DIR",
+                   help="(ask) the shared datasets folder")
+    p.add_argument("--latency-questions", type=int, default=300,
+                   help="(ask) MedQuAD questions timed")
     p.add_argument("--medquad", default="../shared/datasets/medquad", metavar="DIR")
     p.add_argument("--pubmedqa", default="../shared/datasets/pubmedqa/pqal_dev.json",
                    metavar="FILE")
@@ -184,14 +199,88 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_answer(answer: Any) -> None:
+    if answer.is_followup:
+        print(f"Interpreted as: {answer.standalone_question}\n")
+    print(answer.markdown())
+    for notice in answer.notices:
+        print(f"\nNote: {notice}")
+    if answer.suggestions:
+        label = "Closest articles" if answer.abstained else "You could also ask"
+        print(f"\n{label}:")
+        for q in answer.suggestions:
+            print(f"  - {q}")
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from followup.ask import Engine, parse_history
+    from followup.contextualize import Turn
+
+    if not args.interactive and not args.question:
+        raise UsageError("give a question, e.g. followup ask \"Can withdrawal cause muscle "
+                         "spasms?\", or use -i for a conversation")
+    history: list[Turn] = []
+    if args.history:
+        try:
+            raw = sys.stdin.read() if args.history == "-" else open(  # noqa: SIM115
+                args.history, encoding="utf-8").read()
+        except OSError as exc:
+            raise UsageError(f"cannot read --history {args.history}: {exc.strerror}") from exc
+        history = parse_history(raw)
+    engine = Engine(_settings(args))
+    if not args.interactive:
+        answer = engine.ask(args.question, history, args.audience)
+        if args.json:
+            _print_json(answer.to_json())
+        else:
+            _print_answer(answer)
+        return 0
+    audience = args.audience
+    print("Ask about the articles. Commands: /new (new conversation), /patient, /clinician, "
+          "/quit.")
+    question = args.question
+    while True:
+        if question is None:
+            try:
+                question = input("\n> ")
+            except EOFError:
+                print()
+                return 0
+        q = question.strip()
+        question = None
+        if q in ("/quit", "/exit"):
+            return 0
+        if q == "/new":
+            history = []
+            print("New conversation.")
+            continue
+        if q in ("/patient", "/clinician"):
+            audience = q[1:]
+            print(f"Audience: {audience}.")
+            continue
+        try:
+            answer = engine.ask(q, history, audience)
+        except UsageError as exc:
+            print(f"error: {exc}")
+            continue
+        print()
+        _print_answer(answer)
+        history += [Turn("user", q), Turn("assistant", answer.markdown())]
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.what == "ask":
+        from followup.bench_ask import bench_ask
+
+        args.workdir = args.workdir or ".followup/bench"
+        return bench_ask(args)
     from followup.bench import bench_ingest
 
     return bench_ingest(args)
 
 
 COMMANDS = {"ingest": cmd_ingest, "inspect": cmd_inspect, "status": cmd_status,
-            "bench": cmd_bench}
+            "ask": cmd_ask, "bench": cmd_bench}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -51,6 +51,20 @@ def jargon(text: str) -> float:
     return min(1.0, 2.0 * long_words + 2.0 * caps + extras)
 
 
+_INJECTION = re.compile(
+    r"\b(ignore|disregard|forget)\b.{0,40}\b(instruction|prompt|article|passage|rule)s?\b|"
+    r"\b(system prompt|you are (an?|the) (ai|assistant|language model)|as an ai)\b|"
+    r"\b(respond|reply|answer) only with\b",
+    re.IGNORECASE,
+)
+
+
+def looks_like_instruction(text: str) -> bool:
+    """A sentence addressed to the answering system rather than to a reader (article text is
+    data: such a sentence is never quoted as an answer)."""
+    return bool(_INJECTION.search(text))
+
+
 def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b) if a and b else 0.0
 
@@ -107,6 +121,8 @@ def compose_extractive(
         if any(_jaccard(ts, other) >= 0.6 for other in seen_terms):
             continue
         if len(normalise_space(c.sentence.text)) < 25:  # fragments ("Key Points") say nothing
+            continue
+        if looks_like_instruction(c.sentence.text):
             continue
         chosen.append(c)
         seen_terms.append(ts)

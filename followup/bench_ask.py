@@ -1,0 +1,218 @@
+"""``followup bench ask``: answering latency on the MedQuAD store and retrieval quality on
+PubMedQA and COVID-QA, against LangChain's default path, dense only and BM25 only, in one run.
+
+Stores are kept in ``--workdir`` (default ``.followup/bench``) and re-used: ingest is
+incremental, so a second run embeds nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from followup.errors import UsageError
+from followup.settings import Settings
+
+
+@dataclass(frozen=True)
+class Query:
+    text: str
+    article_id: str
+    span: tuple[int, int] | None = None  # gold answer span in the article's source text
+
+
+def pubmedqa_queries(path: Path) -> list[Query]:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return [Query(rec["QUESTION"], f"pubmedqa-{pmid}") for pmid, rec in data.items()]
+
+
+def covidqa_queries(path: Path) -> list[Query]:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    out: list[Query] = []
+    for doc in data["data"]:
+        for para in doc["paragraphs"]:
+            for qa in para["qas"]:
+                for ans in qa.get("answers", [])[:1]:
+                    start = int(ans["answer_start"])
+                    out.append(Query(qa["question"], f"covidqa-{para['document_id']}",
+                                     (start, start + len(ans["text"]))))
+    return out
+
+
+def medquad_queries(folder: Path, limit: int) -> list[Query]:
+    from followup.importers import discover, medquad_id
+
+    out: list[Query] = []
+    for path in discover([folder]):
+        if path.suffix != ".xml":
+            continue
+        root = ET.parse(path).getroot()
+        for pair in root.iter("QAPair"):
+            q = " ".join((pair.findtext("Question") or "").split())
+            if q and (pair.findtext("Answer") or "").strip():
+                out.append(Query(q, medquad_id(path)))
+                break
+        if len(out) >= limit:
+            break
+    return out
+
+
+def _pct(values: Sequence[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))] if s else 0.0
+
+
+def _store(work: Path, name: str, sources: Sequence[str]) -> Settings:
+    from ingest import ingest
+
+    settings = Settings(store_dir=work / name, progress=True)
+    report = ingest(sources, settings)
+    if report.failed:
+        raise UsageError(f"bench store {name}: {report.failed[:3]}")
+    print(f"  store {name}: {report.articles} articles, {report.chunks} chunks "
+          f"({report.added} embedded now, {report.seconds:.0f} s)", flush=True)
+    return settings
+
+
+def _hit(passages: Sequence[Any], q: Query, k: int) -> bool:
+    for p in passages[:k]:
+        c = p.chunk
+        if c.article_id != q.article_id:
+            continue
+        if q.span is None or (c.start <= q.span[0] and q.span[1] <= c.end):
+            return True
+    return False
+
+
+def evaluate(retrieve: Callable[[str], Sequence[Any]], queries: Sequence[Query],
+             ks: Sequence[int]) -> dict[str, float]:
+    hits = {k: 0 for k in ks}
+    for q in queries:
+        got = retrieve(q.text)
+        for k in ks:
+            hits[k] += _hit(got, q, k)
+    return {f"hit@{k}": hits[k] / max(1, len(queries)) for k in ks}
+
+
+class _LCPassage:
+    """A LangChain document seen as a passage (article id and span from its metadata)."""
+
+    def __init__(self, doc: Any) -> None:
+        from followup.chunks import Chunk
+
+        start = int(doc.metadata["start_index"])
+        self.chunk = Chunk(id="", article_id=doc.metadata["article_id"], article_hash="",
+                           title="", section="", kind="section", ordinal=0,
+                           sentences=(_span_sentence(doc.page_content, start),), references={})
+
+
+def _span_sentence(text: str, start: int) -> Any:
+    from followup.articles import Sentence
+
+    return Sentence(text, (), start, start + len(text))
+
+
+def langchain_default(work: Path, name: str, sources: Sequence[str]) -> Callable[[str], list]:
+    """RecursiveCharacterTextSplitter(1000, 200) + Chroma similarity k=4, our model."""
+    from langchain_chroma import Chroma
+    from langchain_core.documents import Document
+    from langchain_core.embeddings import Embeddings
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    from followup.embedders import get_embedder
+    from followup.importers import read_sources
+
+    model = get_embedder(Settings())
+
+    class SameModel(Embeddings):
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            return model.embed(texts)
+
+        def embed_query(self, text: str) -> list[float]:
+            return model.embed([text])[0]
+
+    folder = work / f"lc-{name}"
+    db = Chroma(collection_name="lc", embedding_function=SameModel(),
+                persist_directory=str(folder))
+    if db._collection.count() == 0:
+        arts = [a for a in read_sources(sources, Settings()).results
+                if not isinstance(a, Exception)]
+        docs = [Document(a.source_text, metadata={"article_id": a.id}) for a in arts]
+        splits = RecursiveCharacterTextSplitter(1000, 200, add_start_index=True
+                                                ).split_documents(docs)
+        for lo in range(0, len(splits), 2000):
+            db.add_documents(splits[lo: lo + 2000])
+    return lambda q: [_LCPassage(d) for d in db.similarity_search(q, k=4)]
+
+
+def bench_ask(args: argparse.Namespace) -> int:
+    from followup.ask import Engine
+    from followup.store import open_store
+    from retriever.hybrid import HybridRetriever
+
+    datasets = Path(args.datasets)
+    work = Path(args.workdir)
+    work.mkdir(parents=True, exist_ok=True)
+    figures: dict[str, Any] = {}
+    print("bench ask", flush=True)
+
+    # ---- retrieval quality, with baselines in the same run
+    for name, source, queries, ks in (
+        ("pubmedqa", datasets / "pubmedqa" / "pqal_dev.json",
+         pubmedqa_queries(datasets / "pubmedqa" / "pqal_dev.json"), (1, 5)),
+        ("covidqa", datasets / "covid-qa" / "covidqa_dev.json",
+         covidqa_queries(datasets / "covid-qa" / "covidqa_dev.json"), (1, 4, 5)),
+    ):
+        if args.limit:
+            queries = queries[: args.limit]
+        settings = _store(work, name, [str(source)])
+        engine = Engine(settings)
+        rows: dict[str, dict[str, float]] = {}
+        for mode in ("hybrid", "bm25", "dense"):
+            r = HybridRetriever(engine.store, engine.embedder, settings, mode=mode)  # type: ignore[arg-type]
+            rows[mode] = evaluate(lambda q, r=r: r.retrieve(q, 5), queries, ks)
+        rows["langchain-default (k=4)"] = evaluate(
+            langchain_default(work, name, [str(source)]), queries, [k for k in ks if k <= 4])
+        figures[name] = {"queries": len(queries), **rows}
+        print(f"\n  {name}: {len(queries)} questions")
+        header = "".join(f"{'hit@' + str(k):>10}" for k in ks)
+        print(f"  {'':26}{header}")
+        for mode, vals in rows.items():
+            cells = "".join(f"{vals.get(f'hit@{k}', float('nan')):>10.3f}" for k in ks)
+            print(f"  {mode:26}{cells}", flush=True)
+
+    # ---- latency, warm, in-process, extractive, on the MedQuAD store
+    settings = _store(work, "medquad", [str(datasets / "medquad")])
+    engine = Engine(settings)
+    queries = medquad_queries(datasets / "medquad", args.latency_questions)
+    engine.ask(queries[0].text)  # warm-up
+    stages: dict[str, list[float]] = {}
+    hits = 0
+    for q in queries:
+        answer = engine.ask(q.text)
+        hits += any(p.chunk.article_id == q.article_id for p in answer.passages[:5])
+        for stage, ms in answer.timings_ms.items():
+            stages.setdefault(stage, []).append(ms)
+    figures["latency_ms"] = {
+        stage: {"p50": _pct(v, 0.5), "p95": _pct(v, 0.95), "mean": statistics.fmean(v)}
+        for stage, v in stages.items()
+    }
+    figures["medquad"] = {"articles": len(open_store(settings).manifest()),
+                          "questions": len(queries), "article_hit@5": hits / len(queries)}
+    print(f"\n  latency on MedQuAD ({figures['medquad']['articles']} articles, "
+          f"{len(queries)} questions, torch threads {settings.query_threads}):")
+    for stage, v in figures["latency_ms"].items():
+        print(f"    {stage:14} p50 {v['p50']:7.1f} ms   p95 {v['p95']:7.1f} ms")
+    print(f"    article hit@5 of the page's first question: "
+          f"{figures['medquad']['article_hit@5']:.3f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=2))
+        print(f"figures written to {args.json}")
+    return 0
+
