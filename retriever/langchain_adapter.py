@@ -1,0 +1,41 @@
+"""The hybrid retriever as a LangChain ``BaseRetriever`` (LangChain types stay in this file)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict, Field
+
+from retriever.hybrid import HybridRetriever, Passage
+
+
+def passage_document(p: Passage) -> Document:
+    c = p.chunk
+    return Document(
+        page_content=c.text,
+        id=c.id,
+        metadata={
+            "chunk_id": c.id, "article_id": c.article_id, "title": c.title,
+            "section": c.section, "url": c.url, "updated": c.updated,
+            "review_status": c.review_status, "citations": list(c.citations),
+            "score": p.score, "dense": p.dense, "lexical": p.lexical,
+        },
+    )
+
+
+class FollowupRetriever(BaseRetriever):
+    """LangChain view of ``HybridRetriever``: ``FollowupRetriever(hybrid=h, k=4)``."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    hybrid: HybridRetriever
+    k: int = Field(default=4, ge=1, le=100)
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any
+    ) -> list[Document]:
+        k = int(kwargs.get("k") or self.k)
+        return [passage_document(p) for p in self.hybrid.retrieve(query, k)]
