@@ -8,18 +8,22 @@ relevance gate (abstain) → extractive composition → references, disclaimer, 
 from __future__ import annotations
 
 import json
+import queue
 import re
+import threading
 import time
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from followup.answers import Answer
 from followup.compose import compose_extractive
-from followup.contextualize import Turn, interpret
+from followup.contextualize import Interpretation, Turn, interpret
 from followup.embedders import Embedder, get_embedder
 from followup.errors import InputError
-from followup.prompts import disclaimer, fixed_text, refusal
+from followup.generate import compose_generative
+from followup.llm import LLMError, complete, get_chat_model, iter_tokens
+from followup.prompts import disclaimer, fixed_text, load_prompt, refusal
 from followup.settings import Settings
 from followup.store import ChunkStore, open_store
 from followup.text import term_set
@@ -91,7 +95,7 @@ class Engine:
     """Everything answering needs, built once (store, embedder, retriever) and reused."""
 
     def __init__(self, settings: Settings, *, store: ChunkStore | None = None,
-                 embedder: Embedder | None = None) -> None:
+                 embedder: Embedder | None = None, chat_model: Any = None) -> None:
         import torch
 
         torch.set_num_threads(settings.query_threads)
@@ -100,10 +104,38 @@ class Engine:
         self.embedder = embedder or get_embedder(settings)
         self.retriever = HybridRetriever(self.store, self.embedder, settings)
         self.retriever.lexical()  # load or build the BM25 index now, not on the first question
+        self.chat_model = chat_model if chat_model is not None else get_chat_model(settings)
+        self.mode = "extractive" if self.chat_model is None else (settings.llm or "llm")
+
+    def ask_stream(self, question: str, history: Sequence[Turn] | str | None = None,
+                   audience: str = "clinician") -> Iterator[dict[str, Any]]:
+        """Events while answering: ``{"type": "token", "text"}``… then
+        ``{"type": "answer", "answer": Answer}`` (or ``{"type": "error", "error"}``)."""
+        events: queue.Queue[dict[str, Any]] = queue.Queue()
+
+        def run() -> None:
+            try:
+                answer = self.ask(question, history, audience,
+                                  on_token=lambda t: events.put({"type": "token", "text": t}))
+                events.put({"type": "answer", "answer": answer})
+            except Exception as exc:  # handed to the consumer, who decides
+                events.put({"type": "error", "error": exc})
+
+        threading.Thread(target=run, daemon=True).start()
+        while True:
+            event = events.get()
+            yield event
+            if event["type"] != "token":
+                return
 
     def ask(self, question: str, history: Sequence[Turn] | str | None = None,
-            audience: str = "clinician") -> Answer:
+            audience: str = "clinician", on_token: Callable[[str], None] | None = None
+            ) -> Answer:
         """Answer ``question`` in the context of ``history``, only from the store's articles.
+
+        Args:
+            on_token: called with pieces of the answer text as they are produced (an LLM's
+                tokens; in extractive mode the composed text, word by word).
 
         Raises:
             InputError: malformed question, history or audience.
@@ -115,15 +147,34 @@ class Engine:
         text = clean_question(question, self.settings)
         turns = parse_history(history) if isinstance(history, (str, type(None))) else list(
             history)
-        interp = interpret(text, turns, _cited_titles(turns))
+        notices: list[str] = []
+        interp = self._interpret(text, turns, notices)
         t1 = time.perf_counter()
         passages = self.retriever.retrieve(interp.standalone, self.settings.passages_k)
         t2 = time.perf_counter()
         answer = Answer(question=text, standalone_question=interp.standalone, sentences=[],
                         references=[], passages=passages, abstained=True,
                         disclaimer=disclaimer(), audience=audience,
-                        is_followup=interp.is_followup)
+                        is_followup=interp.is_followup, notices=notices, mode="extractive")
         answering = self.answering(passages)
+        streamed = False
+        if answering and self.chat_model is not None:
+            try:
+                gen = compose_generative(self.chat_model, interp.standalone, answering[:5],
+                                         self.settings.llm_timeout_s, on_token)
+                streamed = on_token is not None
+                answer.mode = self.mode
+                answer.unsupported_removed = len(gen.removed)
+                if gen.sentences:
+                    answer.sentences, answer.references = gen.sentences, gen.references
+                    answer.abstained = False
+                if gen.removed:
+                    notices.append(f"{len(gen.removed)} generated sentence(s) removed: not "
+                                   "supported by the passages they cite")
+                answering = []  # the LLM answered (or refused): no extractive fallback
+            except LLMError as exc:
+                notices.append(f"{exc}; this answer was composed extractively from the "
+                               "passages instead")
         if answering:
             comp = compose_extractive(interp.standalone, answering, self.embedder,
                                       self.retriever.lexical().idf, audience=audience)
@@ -139,10 +190,38 @@ class Engine:
             if audience == "patient":
                 answer.patient_note = fixed_text("patient_note")
             answer.suggestions = self._suggestions(answer, turns)
+        if on_token is not None and not streamed:
+            for piece in iter_tokens(answer.body_markdown()):
+                on_token(piece)
         answer.timings_ms = {"contextualize": (t1 - t0) * 1e3, "retrieve": (t2 - t1) * 1e3,
                              "compose": (t3 - t2) * 1e3,
                              "total": (time.perf_counter() - t0) * 1e3}
         return answer
+
+    def _interpret(self, text: str, turns: Sequence[Turn], notices: list[str]
+                   ) -> Interpretation:
+        """Offline contextualizer; with an LLM, its condensed question when it checks out."""
+        offline = interpret(text, turns, _cited_titles(turns))
+        if self.chat_model is None or not any(t.role == "user" for t in turns):
+            return offline
+        history = "\n".join(f"{t.role}: {' '.join(t.content.split())[:600]}"
+                             for t in turns[-6:])
+        prompt = load_prompt("condense").render(history=history, question=text)
+        try:
+            out = complete(self.chat_model, prompt, self.settings.llm_timeout_s)
+        except LLMError as exc:
+            notices.append(f"{exc}; the follow-up was interpreted offline")
+            return offline
+        condensed = " ".join(out.strip().splitlines()[0].split()) if out.strip() else ""
+        known = term_set(text) | term_set(" ".join(t.content for t in turns))
+        invented = term_set(condensed) - known
+        if (not condensed.endswith("?") or len(condensed) > 300
+                or len(invented) > max(2, 0.3 * len(term_set(condensed)))):
+            notices.append("the language model's reading of the follow-up did not check out; "
+                           "it was interpreted offline")
+            return offline
+        is_followup = condensed.casefold() != text.casefold()
+        return Interpretation(condensed, is_followup, offline.topic, offline.focus)
 
     def answering(self, passages: Sequence[Passage]) -> list[Passage]:
         """The passages relevant enough to answer from (none: the answer is the refusal)."""

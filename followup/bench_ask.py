@@ -65,7 +65,7 @@ def medquad_queries(folder: Path, limit: int) -> list[Query]:
 
 def _pct(values: Sequence[float], q: float) -> float:
     s = sorted(values)
-    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))] if s else 0.0
+    return s[min(len(s) - 1, round(q * (len(s) - 1)))] if s else 0.0
 
 
 def _store(work: Path, name: str, sources: Sequence[str]) -> Settings:
@@ -144,8 +144,8 @@ def langchain_default(work: Path, name: str, sources: Sequence[str]) -> Callable
         arts = [a for a in read_sources(sources, Settings()).results
                 if not isinstance(a, Exception)]
         docs = [Document(a.source_text, metadata={"article_id": a.id}) for a in arts]
-        splits = RecursiveCharacterTextSplitter(1000, 200, add_start_index=True
-                                                ).split_documents(docs)
+        splits = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200,
+                                                add_start_index=True).split_documents(docs)
         for lo in range(0, len(splits), 2000):
             db.add_documents(splits[lo: lo + 2000])
     return lambda q: [_LCPassage(d) for d in db.similarity_search(q, k=4)]
@@ -154,7 +154,7 @@ def langchain_default(work: Path, name: str, sources: Sequence[str]) -> Callable
 def bench_ask(args: argparse.Namespace) -> int:
     from followup.ask import Engine
     from followup.store import open_store
-    from retriever.hybrid import HybridRetriever
+    from retriever.hybrid import HybridRetriever, Mode
 
     datasets = Path(args.datasets)
     work = Path(args.workdir)
@@ -174,18 +174,19 @@ def bench_ask(args: argparse.Namespace) -> int:
         settings = _store(work, name, [str(source)])
         engine = Engine(settings)
         rows: dict[str, dict[str, float]] = {}
-        for mode in ("hybrid", "bm25", "dense"):
-            r = HybridRetriever(engine.store, engine.embedder, settings, mode=mode)  # type: ignore[arg-type]
-            rows[mode] = evaluate(lambda q, r=r: r.retrieve(q, 5), queries, ks)
+        modes: tuple[Mode, ...] = ("hybrid", "bm25", "dense")
+        for mode in modes:
+            r = HybridRetriever(engine.store, engine.embedder, settings, mode=mode)
+            rows[mode] = evaluate(r.retrieve, queries, ks)
         rows["langchain-default (k=4)"] = evaluate(
             langchain_default(work, name, [str(source)]), queries, [k for k in ks if k <= 4])
         figures[name] = {"queries": len(queries), **rows}
         print(f"\n  {name}: {len(queries)} questions")
         header = "".join(f"{'hit@' + str(k):>10}" for k in ks)
         print(f"  {'':26}{header}")
-        for mode, vals in rows.items():
+        for row, vals in rows.items():
             cells = "".join(f"{vals.get(f'hit@{k}', float('nan')):>10.3f}" for k in ks)
-            print(f"  {mode:26}{cells}", flush=True)
+            print(f"  {row:26}{cells}", flush=True)
 
     # ---- latency, warm, in-process, extractive, on the MedQuAD store
     settings = _store(work, "medquad", [str(datasets / "medquad")])

@@ -18,6 +18,7 @@ import numpy as np
 
 from followup.answers import AnswerSentence, Reference
 from followup.articles import Sentence
+from followup.chunks import Chunk
 from followup.embedders import Embedder
 from followup.text import normalise_space, term_set, terms
 from retriever.hybrid import Passage
@@ -137,22 +138,24 @@ def compose_extractive(
     return _cite(chosen, best.score)
 
 
-def _cite(chosen: Sequence[_Candidate], best: float) -> Composition:
-    """Number references in order of first use: (article, its reference number or None)."""
-    refs: dict[tuple[str, int | None], Reference] = {}
-    out: list[AnswerSentence] = []
-    for c in chosen:
-        chunk = c.passage.chunk
+class ReferenceBook:
+    """Answer references numbered in order of first use: (article, its reference number)."""
+
+    def __init__(self) -> None:
+        self._refs: dict[tuple[str, int | None], Reference] = {}
+
+    def markers(self, chunk: Chunk, source_citations: Sequence[int]) -> tuple[int, ...]:
+        """Markers for a sentence of ``chunk`` citing ``source_citations`` (none: the article)."""
         keys: list[tuple[str, int | None]] = (
-            [(chunk.article_id, n) for n in c.sentence.citations]
-            if c.sentence.citations else [(chunk.article_id, None)]
+            [(chunk.article_id, n) for n in source_citations] if source_citations
+            else [(chunk.article_id, None)]
         )
-        marks: list[int] = []
+        out: list[int] = []
         for key in keys:
-            if key not in refs:
+            if key not in self._refs:
                 ref_number = key[1]
-                refs[key] = Reference(
-                    n=len(refs) + 1,
+                self._refs[key] = Reference(
+                    n=len(self._refs) + 1,
                     article_id=chunk.article_id,
                     article_title=chunk.title,
                     ref_number=ref_number,
@@ -161,13 +164,26 @@ def _cite(chosen: Sequence[_Candidate], best: float) -> Composition:
                     updated=chunk.updated,
                     review_status=chunk.review_status,
                 )
-            marks.append(refs[key].n)
+            if self._refs[key].n not in out:
+                out.append(self._refs[key].n)
+        return tuple(out)
+
+    @property
+    def references(self) -> list[Reference]:
+        return list(self._refs.values())
+
+
+def _cite(chosen: Sequence[_Candidate], best: float) -> Composition:
+    book = ReferenceBook()
+    out: list[AnswerSentence] = []
+    for c in chosen:
+        chunk = c.passage.chunk
         out.append(AnswerSentence(
             text=normalise_space(c.sentence.text),
-            citations=tuple(marks),
+            citations=book.markers(chunk, c.sentence.citations),
             chunk_id=chunk.id,
             article_id=chunk.article_id,
             section=chunk.section,
             source_citations=c.sentence.citations,
         ))
-    return Composition(out, list(refs.values()), best)
+    return Composition(out, book.references, best)

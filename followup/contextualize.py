@@ -139,9 +139,7 @@ def _step(question: str, prev: str | None, prev_focus: str | None,
         return Interpretation(standalone, True, topic, new_focus)
     if _PRONOUN.search(q):
         standalone = _PRONOUN.sub(lambda mm: topic, q, count=1)
-        own = focus_of(_PRONOUN.sub(" ", q))
-        keep = topic if not own or own.lower() in topic.lower() else topic
-        return Interpretation(standalone, True, topic, keep)
+        return Interpretation(standalone, True, topic, topic)
     content = _content_words(q)
     if not content or (len(content) <= 2 and not _has_own_subject(q, topic)):
         standalone = f"{q.rstrip(' ?.')} ({topic})?"

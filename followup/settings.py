@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlparse
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from followup.errors import UsageError
@@ -92,6 +92,22 @@ class Settings(BaseSettings):
     answer_strong_dense: float = Field(
         default=0.65, ge=-1.0, le=1.0,
         description="A passage this close to the question can answer whatever its coverage.",
+    )
+    llm: str | None = Field(
+        default=None,
+        pattern=r"^(ollama|openai):\S+$",
+        description="Generative answers through an LLM: 'ollama:MODEL' or 'openai:MODEL' (any "
+        "OpenAI-compatible server with llm_base_url). Unset: extractive answers, offline.",
+    )
+    llm_base_url: str | None = Field(
+        default=None, description="Server URL of the LLM (Ollama or OpenAI-compatible)."
+    )
+    llm_api_key: SecretStr | None = Field(
+        default=None, description="API key for an OpenAI-compatible server, if it needs one."
+    )
+    llm_timeout_s: float = Field(
+        default=20.0, gt=0, le=600,
+        description="Longest wait for the LLM; past it the answer falls back to extractive.",
     )
     passages_k: int = Field(default=8, ge=1, le=50, description="Passages returned per answer.")
     retrieval_candidates: int = Field(
