@@ -196,3 +196,20 @@ def test_prompt_files_keep_their_contract() -> None:
         answer.render(passages="x", question="y", refusal="z", extra="w")
     assert set(load_prompt("condense").variables) == {"history", "question"}
     assert load_prompt("refusal").variables == frozenset()
+
+
+def test_real_ollama_client_against_a_closed_port_falls_back(answer_store: Settings,
+                                                             embedder: Any) -> None:
+    """The real langchain-ollama client, server down: extractive answer with a notice."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings = answer_store.model_copy(update={
+        "llm": "ollama:llama3.1", "llm_base_url": f"http://127.0.0.1:{port}",
+        "llm_timeout_s": 5.0})
+    t = time.perf_counter()
+    a = Engine(settings, embedder=embedder).ask(Q)
+    assert time.perf_counter() - t < 5
+    assert not a.abstained and a.mode == "extractive" and a.notices
