@@ -138,5 +138,7 @@ class Answer:
             "mode": self.mode,
             "notices": self.notices,
             "closest_articles": self.closest_articles,
+            "refusal": self.refusal,
+            "patient_note": self.patient_note,
             "unsupported_removed": self.unsupported_removed,
         }

@@ -66,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-i", "--interactive", action="store_true",
                    help="a conversation in the terminal that keeps the history")
 
+    sub.add_parser("chat", help="the web chat (Gradio) on 127.0.0.1:7860 (see chat --help)")
+
     p = sub.add_parser("bench", help="benchmarks that print figures")
     p.add_argument("what", choices=["ingest", "ask"])
     p.add_argument("--datasets", default="../shared/datasets", metavar="DIR",
@@ -285,6 +287,11 @@ COMMANDS = {"ingest": cmd_ingest, "inspect": cmd_inspect, "status": cmd_status,
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``followup`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["chat"]:  # the chat has its own options (argparse REMAINDER drops them)
+        from chat_app import main as chat_main
+
+        return chat_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

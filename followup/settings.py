@@ -109,6 +109,17 @@ class Settings(BaseSettings):
         default=20.0, gt=0, le=600,
         description="Longest wait for the LLM; past it the answer falls back to extractive.",
     )
+    chat_host: str = Field(
+        default="127.0.0.1", description="Address the web chat binds to (loopback by default)."
+    )
+    chat_port: int = Field(default=7860, ge=1, le=65535, description="Port of the web chat.")
+    chat_concurrency: int = Field(
+        default=4, ge=1, le=64, description="Questions answered at once (Gradio queue)."
+    )
+    chat_username: str | None = Field(
+        default=None, description="With chat_password: the chat asks for this login."
+    )
+    chat_password: SecretStr | None = Field(default=None, description="See chat_username.")
     passages_k: int = Field(default=8, ge=1, le=50, description="Passages returned per answer.")
     retrieval_candidates: int = Field(
         default=40, ge=5, le=500, description="Candidates taken from each of dense and BM25."
