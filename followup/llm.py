@@ -39,7 +39,9 @@ def get_chat_model(settings: Settings) -> Any:
 
         if not settings.llm_base_url:
             raise UsageError("openai:MODEL needs FOLLOWUP_LLM_BASE_URL (the server's /v1 URL)")
-        key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else "not-needed"
+        from pydantic import SecretStr
+
+        key = settings.llm_api_key or SecretStr("not-needed")
         return ChatOpenAI(model=model, base_url=settings.llm_base_url, api_key=key,
                           temperature=0, timeout=timeout, max_retries=0)
     raise UsageError(f"unknown LLM provider {provider!r}; use ollama:MODEL or openai:MODEL")

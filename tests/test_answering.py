@@ -3,7 +3,6 @@ abstention, citations that resolve, the disclaimer on every answer, and bad inpu
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 
 import pytest
@@ -15,6 +14,7 @@ from followup.errors import InputError
 from followup.prompts import disclaimer, refusal
 from followup.settings import Settings
 from followup.text import normalise_space
+
 
 @pytest.fixture(scope="module")
 def engine(answer_store: Settings, embedder: object) -> Iterator[Engine]:

@@ -17,6 +17,7 @@ import pytest
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from pydantic import Field
 
 from followup.ask import Engine
 from followup.contextualize import Turn
@@ -31,7 +32,7 @@ class ScriptedChatModel(BaseChatModel):
     script: Callable[[str], str]
     delay_s: float = 0.0
     fail: bool = False
-    prompts: list[str] = []
+    prompts: list[str] = Field(default_factory=list)
 
     @property
     def _llm_type(self) -> str:
