@@ -69,7 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("chat", help="the web chat (Gradio) on 127.0.0.1:7860 (see chat --help)")
 
     p = sub.add_parser("bench", help="benchmarks that print figures")
-    p.add_argument("what", choices=["ingest", "ask"])
+    p.add_argument("what", choices=["ingest", "ask", "chat"])
+    p.add_argument("--store", default=None, help="(chat) the store the chat serves")
+    p.add_argument("--sessions", type=int, default=20, help="(chat) concurrent API sessions")
+    p.add_argument("--seconds", type=int, default=120, help="(chat) how long the load runs")
+    p.add_argument("--concurrency", type=int, default=4,
+                   help="(chat) the chat's concurrency limit")
     p.add_argument("--datasets", default="../shared/datasets", metavar="DIR",
                    help="(ask) the shared datasets folder")
     p.add_argument("--latency-questions", type=int, default=300,
@@ -271,6 +276,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.what == "chat":
+        from followup.bench_chat import bench_chat
+
+        return bench_chat(args)
     if args.what == "ask":
         from followup.bench_ask import bench_ask
 

@@ -3,67 +3,31 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from followup.errors import StoreUnavailableError
 from followup.settings import Settings
 from followup.store import open_store
 from ingest import ingest
-from tests.conftest import ROOT, CountingEmbedder
+from tests.conftest import ROOT, ChromaServer, CountingEmbedder, free_port
 
 pytestmark = pytest.mark.slow
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _chroma_bin() -> str:
-    found = Path(sys.executable).parent / "chroma"
-    return str(found) if found.exists() else (shutil.which("chroma") or "chroma")
-
-
 @pytest.fixture()
 def chroma_server(tmp_path: Path) -> Iterator[str]:
-    port = _free_port()
-    log = (tmp_path / "chroma.log").open("w")
-    proc = subprocess.Popen(
-        [_chroma_bin(), "run", "--host", "127.0.0.1", "--port", str(port), "--path",
-         str(tmp_path / "chroma-data")],
-        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
-    )
-    url = f"http://127.0.0.1:{port}"
+    server = ChromaServer(tmp_path / "chroma-data")
+    server.start()
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
-            raise RuntimeError("chroma run did not start: " + (tmp_path / "chroma.log").read_text())
-        yield url
+        yield server.url
     finally:
-        os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
+        server.stop()
 
 
 def test_ingest_and_search_through_a_chroma_server(chroma_server: str, small_corpus: Path,
@@ -86,7 +50,7 @@ def test_ingest_and_search_through_a_chroma_server(chroma_server: str, small_cor
 
 
 def test_unreachable_server_is_one_clear_message() -> None:
-    url = f"http://127.0.0.1:{_free_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(StoreUnavailableError, match=url):
         open_store(Settings(chroma_url=url))
     proc = subprocess.run(

@@ -1,0 +1,164 @@
+"""``followup bench chat``: launch time, first streamed token and full answer in a real
+browser, and N concurrent gradio_client sessions for a while (p50/p95, errors, memory)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+QUESTIONS = [
+    ("Can withdrawal cause muscle spasms?", "What about baclofen?"),
+    ("How should benzodiazepines be tapered?", "How long does it take?"),
+    ("Does omeprazole interact with clopidogrel?", "What about pantoprazole?"),
+    ("What is the maximum daily dose of acetaminophen?", "What about in liver disease?"),
+    ("Which drugs raise lithium levels?", "What about thiazides?"),
+]
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run",
+        "--disable-dev-shm-usage"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _rss_mb(pid: int) -> tuple[float, float]:
+    """(current, peak) resident memory of a process in MB."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        fields[key] = value.strip()
+    return (int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024)
+
+
+def _pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, round(q * (len(s) - 1)))] if s else float("nan")
+
+
+def bench_chat(args: argparse.Namespace) -> int:
+    from gradio_client import Client
+    from playwright.sync_api import sync_playwright
+
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/"
+    cmd = [sys.executable, "-m", "followup.cli", "chat", "--port", str(port)]
+    if args.store:
+        cmd += ["--store", args.store]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "FOLLOWUP_CHAT_CONCURRENCY":
+                                 str(args.concurrency)})
+    figures: dict[str, Any] = {}
+    try:
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=1) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                if proc.poll() is not None:
+                    raise RuntimeError("the chat exited; is there an index? (make run)") from None
+                time.sleep(0.1)
+        figures["launch_to_first_page_s"] = time.perf_counter() - t0
+        print(f"launch to first page: {figures['launch_to_first_page_s']:.1f} s", flush=True)
+
+        first_token: list[float] = []
+        full: list[float] = []
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+            page = browser.new_page()
+            page.goto(url, wait_until="load")
+            for i, (q, _) in enumerate(QUESTIONS * 2):
+                turn = page.locator(".conversation .turn").nth(i)
+                page.locator("#question textarea").fill(q)
+                start = time.perf_counter()
+                page.locator("#send").click()
+                turn.locator(".streaming .sentence, .streaming:not(:empty), .answer-body, "
+                             ".refusal").first.wait_for(timeout=60_000)
+                page.wait_for_function(
+                    "(i) => { const t = document.querySelectorAll('.conversation .turn')[i];"
+                    " const s = t && t.querySelector('.answer'); return s && "
+                    "s.textContent.replace('▍','').trim().length > 0; }", arg=i, timeout=60_000)
+                first_token.append(time.perf_counter() - start)
+                turn.locator(".disclaimer").wait_for(timeout=60_000)
+                full.append(time.perf_counter() - start)
+            browser.close()
+        figures["browser_first_token_s"] = {"p50": _pct(first_token, 0.5),
+                                            "max": max(first_token)}
+        figures["browser_full_answer_s"] = {"p50": _pct(full, 0.5), "max": max(full)}
+        print(f"in the browser: first token p50 {_pct(first_token, 0.5):.2f} s "
+              f"(max {max(first_token):.2f}); full answer p50 {_pct(full, 0.5):.2f} s "
+              f"(max {max(full):.2f})", flush=True)
+
+        latencies: list[float] = []
+        errors: list[str] = []
+        stop_at = time.perf_counter() + args.seconds
+        lock = threading.Lock()
+        peak = [0.0]
+
+        def session(n: int) -> None:
+            client = Client(url, verbose=False)
+            first, follow = QUESTIONS[n % len(QUESTIONS)]
+            while time.perf_counter() < stop_at:
+                history: list[dict[str, str]] = []
+                for q in (first, follow):
+                    t = time.perf_counter()
+                    try:
+                        out = client.predict(q, json.dumps(history), "clinician",
+                                             api_name="/ask")
+                        with lock:
+                            latencies.append(time.perf_counter() - t)
+                        history += [{"role": "user", "content": q},
+                                    {"role": "assistant", "content": out["answer"]}]
+                    except Exception as exc:  # counted, the bench goes on
+                        with lock:
+                            errors.append(f"{type(exc).__name__}: {str(exc)[:80]}")
+
+        def watch() -> None:
+            while time.perf_counter() < stop_at:
+                peak[0] = max(peak[0], _rss_mb(proc.pid)[0])
+                time.sleep(0.5)
+
+        threads = [threading.Thread(target=session, args=(n,)) for n in range(args.sessions)]
+        threads.append(threading.Thread(target=watch))
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        _, hwm = _rss_mb(proc.pid)
+        figures["load"] = {
+            "sessions": args.sessions, "seconds": args.seconds, "answers": len(latencies),
+            "p50_s": _pct(latencies, 0.5), "p95_s": _pct(latencies, 0.95),
+            "mean_s": statistics.fmean(latencies) if latencies else float("nan"),
+            "errors": len(errors), "server_rss_peak_mb": max(peak[0], hwm),
+            "concurrency_limit": args.concurrency,
+        }
+        ld = figures["load"]
+        print(f"{args.sessions} concurrent sessions for {args.seconds} s: {ld['answers']} "
+              f"answers, p50 {ld['p50_s']:.2f} s, p95 {ld['p95_s']:.2f} s, errors "
+              f"{ld['errors']}, server peak memory {ld['server_rss_peak_mb']:.0f} MB", flush=True)
+        if errors:
+            print("  first errors:", errors[:3])
+        print("targets: first token <= 1 s, p95 full answer <= 2 s at 20 sessions, 0 errors")
+        if args.json:
+            Path(args.json).write_text(json.dumps(figures, indent=2))
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return 0
