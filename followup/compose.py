@@ -79,27 +79,33 @@ def compose_extractive(
     audience: str = "clinician",
     max_sentences: int = 4,
     passages_used: int = 5,
+    max_embedded: int = 16,
 ) -> Composition:
     """Pick and cite sentences; empty ``sentences`` when none is relevant enough."""
     if not passages:
         return Composition([], [], 0.0)
     top = passages[0].score or 1.0
     pool = [p for p in passages[:passages_used] if p.score >= 0.5 * top]
-    sents = [(rank, p, s) for rank, p in enumerate(pool) for s in p.chunk.sentences]
-    if not sents:
-        return Composition([], [], 0.0)
-    vectors = np.asarray(embedder.embed([question] + [normalise_space(s.text)
-                                                       for _, _, s in sents]))
-    q_vec, s_vecs = vectors[0], vectors[1:]
-    dense = s_vecs @ q_vec
     q_terms = list(dict.fromkeys(terms(question)))
     weights = {t: idf(t) for t in q_terms}
     total = sum(weights.values()) or 1.0
-    cands: list[_Candidate] = []
-    for (rank, p, s), d in zip(sents, dense, strict=True):
-        st = term_set(s.text)
-        lex = sum(w for t, w in weights.items() if t in st) / total
+    # Lexical pre-score; only the most promising sentences are embedded (latency).
+    scored = []
+    for rank, p in enumerate(pool):
         field_lex = sum(w for t, w in weights.items() if t in term_set(p.chunk.section)) / total
+        for s in p.chunk.sentences:
+            st = term_set(s.text)
+            lex = sum(w for t, w in weights.items() if t in st) / total
+            scored.append((lex + 0.3 * p.score / top, rank, p, s, lex, field_lex))
+    if not scored:
+        return Composition([], [], 0.0)
+    scored.sort(key=lambda x: x[0], reverse=True)
+    scored = scored[:max_embedded]
+    vectors = np.asarray(embedder.embed([question] + [normalise_space(x[3].text)
+                                                       for x in scored]))
+    dense = vectors[1:] @ vectors[0]
+    cands: list[_Candidate] = []
+    for (_, rank, p, s, lex, field_lex), d in zip(scored, dense, strict=True):
         score = 0.5 * float(d) + 0.35 * lex + 0.1 * field_lex + 0.15 * (p.score / top)
         if p.chunk.kind == "answer":
             score += 0.03

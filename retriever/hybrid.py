@@ -66,6 +66,7 @@ class HybridRetriever:
         self.mode = mode
         self._lexical: LexicalIndex | None = None
         self._lock = threading.Lock()
+        self._terms: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
 
     def lexical(self) -> LexicalIndex:
         with self._lock:
@@ -104,8 +105,7 @@ class HybridRetriever:
         out: list[Passage] = []
         for cid, (chunk, cos) in candidates.items():
             lex_norm = lex.score_of(lex_scores, cid) / top_lex if top_lex > 0 else 0.0
-            body = term_set(chunk.text)
-            fields = term_set(f"{chunk.title} {chunk.section}")
+            body, fields = self._chunk_terms(chunk)
             coverage = sum(w for t, w in weights.items() if t in body or t in fields) / total
             field = sum(w for t, w in weights.items() if t in fields) / total
             if self.mode == "dense":
@@ -118,6 +118,16 @@ class HybridRetriever:
             out.append(Passage(chunk, score, cos, lex_norm, coverage, field))
         out.sort(key=lambda p: p.score, reverse=True)
         return out[:k]
+
+    def _chunk_terms(self, chunk: Chunk) -> tuple[frozenset[str], frozenset[str]]:
+        """(text terms, title+section terms) of a chunk, cached: chunks are immutable."""
+        cached = self._terms.get(chunk.id)
+        if cached is None:
+            cached = (term_set(chunk.text), term_set(f"{chunk.title} {chunk.section}"))
+            if len(self._terms) > 200_000:
+                self._terms.clear()
+            self._terms[chunk.id] = cached
+        return cached
 
     def retrieve_many(self, queries: Sequence[str], k: int = 8) -> list[list[Passage]]:
         return [self.retrieve(q, k) for q in queries]
