@@ -69,7 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("chat", help="the web chat (Gradio) on 127.0.0.1:7860 (see chat --help)")
 
     p = sub.add_parser("bench", help="benchmarks that print figures")
-    p.add_argument("what", choices=["ingest", "ask", "chat"])
+    p.add_argument("what", choices=["ingest", "ask", "chat", "tune", "abstain"])
+    p.add_argument("--abstention-set", default="tests/data/abstention.yaml",
+                   help="(abstain) the calibration questions")
+    p.add_argument("--pages", type=int, default=300, help="(tune) MedQuAD pages sampled")
     p.add_argument("--store", default=None, help="(chat) the store the chat serves")
     p.add_argument("--sessions", type=int, default=20, help="(chat) concurrent API sessions")
     p.add_argument("--seconds", type=int, default=120, help="(chat) how long the load runs")
@@ -280,6 +283,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from followup.bench_chat import bench_chat
 
         return bench_chat(args)
+    if args.what == "abstain":
+        from followup.tune import bench_abstain
+
+        args.workdir = args.workdir or ".followup/bench"
+        return bench_abstain(args)
+    if args.what == "tune":
+        from followup.tune import bench_tune
+
+        args.workdir = args.workdir or ".followup/bench"
+        return bench_tune(args)
     if args.what == "ask":
         from followup.bench_ask import bench_ask
 
