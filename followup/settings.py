@@ -82,15 +82,15 @@ class Settings(BaseSettings):
         default=2000, ge=50, le=100_000, description="Longest question accepted."
     )
     answer_min_coverage: float = Field(
-        default=0.5, ge=0.0, le=1.0,
+        default=0.6, ge=0.0, le=1.0,
         description="A passage can answer when it covers this share of the question's "
         "IDF-weighted terms and its cosine is at least answer_min_dense (calibrated, README).",
     )
     answer_min_dense: float = Field(
-        default=0.3, ge=-1.0, le=1.0, description="See answer_min_coverage."
+        default=0.2, ge=-1.0, le=1.0, description="See answer_min_coverage."
     )
     answer_strong_dense: float = Field(
-        default=0.65, ge=-1.0, le=1.0,
+        default=0.6, ge=-1.0, le=1.0,
         description="A passage this close to the question can answer whatever its coverage.",
     )
     llm: str | None = Field(

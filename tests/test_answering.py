@@ -180,3 +180,22 @@ def test_seed_article_answers_with_its_own_reference_numbers(engine: Engine) -> 
     seed_refs = [r for r in a.references if r.article_id == "000_143b970551fb233b"]
     assert any(r.ref_number == 5 and r.ref_text and "Alcohol withdrawal tremor" in r.ref_text
                for r in seed_refs)
+
+
+def test_abstention_calibration_set(engine: Engine) -> None:
+    """The calibration set of `followup bench abstain`: refuse what the corpus does not cover,
+    answer what it does (targets: recall >= 0.95, false refusals <= 5 %)."""
+    import yaml
+
+    from tests.conftest import ROOT
+
+    data = yaml.safe_load((ROOT / "tests/data/abstention.yaml").read_text(encoding="utf-8"))
+    answered = {q: engine.ask(q) for q, _ in data["answerable"]}
+    refused = [engine.ask(q).abstained for q in data["unanswerable"]]
+    false_refusals = [q for q, a in answered.items() if a.abstained]
+    wrong_article = [q for q, art in data["answerable"]
+                     if not answered[q].abstained
+                     and art not in {s.article_id for s in answered[q].sentences}]
+    assert sum(refused) / len(refused) >= 0.95
+    assert len(false_refusals) / len(answered) <= 0.05, false_refusals
+    assert len(wrong_article) <= 2, wrong_article
