@@ -138,7 +138,7 @@ def langchain_default(work: Path, name: str, sources: Sequence[str]) -> Callable
             return model.embed([text])[0]
 
     folder = work / f"lc-{name}"
-    db = Chroma(collection_name="lc", embedding_function=SameModel(),
+    db = Chroma(collection_name="langchain-default", embedding_function=SameModel(),
                 persist_directory=str(folder))
     if db._collection.count() == 0:
         arts = [a for a in read_sources(sources, Settings()).results
