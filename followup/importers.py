@@ -193,17 +193,23 @@ def parse_medquad(text: str, path: Path) -> Article:
         root = ET.fromstring(text)
     except ET.ParseError as exc:
         raise ArticleError(str(path), f"invalid XML ({exc})") from exc
-    if root.tag != "Document":
+    # Most pages are <Document>/<Focus>/<QAPair> (one CDC page <DiseaseFile>); a few NINDS pages
+    # use the older <doc>/<doctitle-focus>/<pair> schema.
+    if root.tag in ("Document", "DiseaseFile"):
+        tags = ("Focus", "QAPair", "Question", "Answer")
+    elif root.tag == "doc":
+        tags = ("doctitle-focus", "pair", "question", "answer")
+    else:
         raise ArticleError(str(path), f"not a MedQuAD page (root <{root.tag}>, want <Document>)")
-    focus = (root.findtext("Focus") or "").strip()
+    focus = (root.findtext(tags[0]) or "").strip()
     url = root.get("url")
-    source = root.get("source") or "MedQuAD"
+    source = root.get("source") or root.get("corpus") or "MedQuAD"
     b = _TextBuilder()
     b.add(focus + "\n\n")
     sections: list[Section] = []
-    for pair in root.iter("QAPair"):
-        question = " ".join((pair.findtext("Question") or "").split())
-        answer = (pair.findtext("Answer") or "").strip()
+    for pair in root.iter(tags[1]):
+        question = " ".join((pair.findtext(tags[2]) or "").split())
+        answer = (pair.findtext(tags[3]) or "").strip()
         if not question or not answer:
             continue
         b.add(question + "\n")

@@ -93,3 +93,23 @@ def test_format_auto_and_forced(tmp_path: Path) -> None:
         read_sources([tmp_path], Settings(), "nonsense")
     with pytest.raises(UsageError):
         read_sources([tmp_path / "missing"], Settings())
+
+
+def test_medquad_older_schemas(tmp_path: Path) -> None:
+    """<doc>/<pair> (NINDS) and <DiseaseFile> (CDC) pages parse like <Document> pages."""
+    for coll, stem in (("6_NINDS_QA", "0000007"), ("9_CDC_QA", "0000397")):
+        (tmp_path / coll).mkdir()
+        shutil.copy(MEDQUAD / coll / f"{stem}.xml", tmp_path / coll)
+    arts = {a.id: a for a in _articles([tmp_path])}
+    assert arts["medquad-6-0000007"].title == "Holmes-Adie"
+    assert arts["medquad-6-0000007"].sections[0].heading == "what is holmes-adie syndrome ?"
+    assert len(arts["medquad-9-0000397"].sections) == 5
+
+
+def test_every_medquad_page_reads() -> None:
+    """All 5,497 pages: each an article, or skipped because its answers were removed."""
+    scan = read_sources([MEDQUAD], Settings())
+    assert len(scan.results) == 5497
+    failed = [r for r in scan.results
+              if isinstance(r, ArticleError) and not isinstance(r, NothingToIngest)]
+    assert failed == []
