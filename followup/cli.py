@@ -73,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--abstention-set", default="tests/data/abstention.yaml",
                    help="(abstain) the calibration questions")
     p.add_argument("--pages", type=int, default=300, help="(tune) MedQuAD pages sampled")
+    p.add_argument("--latency-only", action="store_true", help="(ask) skip retrieval quality")
     p.add_argument("--store", default=None, help="(chat) the store the chat serves")
     p.add_argument("--sessions", type=int, default=20, help="(chat) concurrent API sessions")
     p.add_argument("--seconds", type=int, default=120, help="(chat) how long the load runs")

@@ -79,7 +79,7 @@ def compose_extractive(
     audience: str = "clinician",
     max_sentences: int = 4,
     passages_used: int = 5,
-    max_embedded: int = 16,
+    max_embedded: int = 10,
 ) -> Composition:
     """Pick and cite sentences; empty ``sentences`` when none is relevant enough."""
     if not passages:
@@ -101,7 +101,9 @@ def compose_extractive(
         return Composition([], [], 0.0)
     scored.sort(key=lambda x: x[0], reverse=True)
     scored = scored[:max_embedded]
-    vectors = np.asarray(embedder.embed([question] + [normalise_space(x[3].text)
+    # A sentence's first 300 characters carry its meaning; long list items would cost
+    # hundreds of tokens each on one thread.
+    vectors = np.asarray(embedder.embed([question] + [normalise_space(x[3].text)[:300]
                                                        for x in scored]))
     dense = vectors[1:] @ vectors[0]
     cands: list[_Candidate] = []
