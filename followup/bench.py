@@ -76,22 +76,14 @@ def _phase_ours(cfg: dict[str, Any]) -> dict[str, Any]:
 def _phase_baseline(cfg: dict[str, Any]) -> dict[str, Any]:
     from langchain_chroma import Chroma
     from langchain_core.documents import Document
-    from langchain_core.embeddings import Embeddings
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
     from followup.embedders import get_embedder
     from followup.settings import Settings
+    from retriever.langchain_adapter import EmbedderEmbeddings
 
     model = get_embedder(Settings())
 
-    class SameModel(Embeddings):
-        """LangChain Embeddings over the very model (and batch size) our ingest uses."""
-
-        def embed_documents(self, texts: list[str]) -> list[list[float]]:
-            return model.embed(texts)
-
-        def embed_query(self, text: str) -> list[float]:
-            return model.embed([text])[0]
 
     t0 = time.perf_counter()
     arts = _articles(cfg["paths"])
@@ -99,7 +91,7 @@ def _phase_baseline(cfg: dict[str, Any]) -> dict[str, Any]:
     splits = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200).split_documents(
         docs
     )
-    Chroma.from_documents(splits, SameModel(), persist_directory=cfg["store"],
+    Chroma.from_documents(splits, EmbedderEmbeddings(model), persist_directory=cfg["store"],
                           collection_name="baseline")
     seconds = time.perf_counter() - t0
     return {"seconds": seconds, "articles": len(arts), "chunks": len(splits),

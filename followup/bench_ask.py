@@ -122,23 +122,17 @@ def langchain_default(work: Path, name: str, sources: Sequence[str]) -> Callable
     """RecursiveCharacterTextSplitter(1000, 200) + Chroma similarity k=4, our model."""
     from langchain_chroma import Chroma
     from langchain_core.documents import Document
-    from langchain_core.embeddings import Embeddings
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
     from followup.embedders import get_embedder
     from followup.importers import read_sources
+    from retriever.langchain_adapter import EmbedderEmbeddings
 
     model = get_embedder(Settings())
 
-    class SameModel(Embeddings):
-        def embed_documents(self, texts: list[str]) -> list[list[float]]:
-            return model.embed(texts)
-
-        def embed_query(self, text: str) -> list[float]:
-            return model.embed([text])[0]
 
     folder = work / f"lc-{name}"
-    db = Chroma(collection_name="langchain-default", embedding_function=SameModel(),
+    db = Chroma(collection_name="langchain-default", embedding_function=EmbedderEmbeddings(model),
                 persist_directory=str(folder))
     if db._collection.count() == 0:
         arts = [a for a in read_sources(sources, Settings()).results

@@ -6,10 +6,25 @@ from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, Field
 
+from followup.embedders import Embedder
 from retriever.hybrid import HybridRetriever, Passage
+
+
+class EmbedderEmbeddings(Embeddings):
+    """Our embedder as LangChain ``Embeddings`` (the baselines use the very same model)."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.embedder.embed(texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embedder.embed([text])[0]
 
 
 def passage_document(p: Passage) -> Document:
