@@ -130,6 +130,10 @@ class Settings(BaseSettings):
     coverage_weight: float = Field(
         default=0.2, ge=0.0, le=2.0, description="Second stage: query-term coverage weight."
     )
+    window_weight: float = Field(
+        default=0.0, ge=0.0, le=2.0,
+        description="Second stage: best coverage by two consecutive sentences (weight).",
+    )
     field_weight: float = Field(
         default=0.1, ge=0.0, le=2.0, description="Second stage: title/section match weight."
     )

@@ -67,6 +67,7 @@ class HybridRetriever:
         self._lexical: LexicalIndex | None = None
         self._lock = threading.Lock()
         self._terms: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
+        self._sentence_terms: dict[str, list[frozenset[str]]] = {}
 
     def lexical(self) -> LexicalIndex:
         with self._lock:
@@ -108,16 +109,33 @@ class HybridRetriever:
             body, fields = self._chunk_terms(chunk)
             coverage = sum(w for t, w in weights.items() if t in body or t in fields) / total
             field = sum(w for t, w in weights.items() if t in fields) / total
+            window = self._window(chunk, weights, total) if s.window_weight else 0.0
             if self.mode == "dense":
                 score = cos
             elif self.mode == "bm25":
                 score = lex_norm
             else:
                 score = (s.dense_weight * cos + (1 - s.dense_weight) * lex_norm
-                         + s.coverage_weight * coverage + s.field_weight * field)
+                         + s.coverage_weight * coverage + s.field_weight * field
+                         + s.window_weight * window)
             out.append(Passage(chunk, score, cos, lex_norm, coverage, field))
         out.sort(key=lambda p: p.score, reverse=True)
         return out[:k]
+
+    def _window(self, chunk: Chunk, weights: dict[str, float], total: float) -> float:
+        """Best IDF-weighted coverage of the question by two consecutive sentences: an
+        answer usually sits in one place, not spread over the passage."""
+        per = self._sentence_terms.get(chunk.id)
+        if per is None:
+            per = [term_set(x.text) for x in chunk.sentences]
+            if len(self._sentence_terms) > 200_000:
+                self._sentence_terms.clear()
+            self._sentence_terms[chunk.id] = per
+        best = 0.0
+        for i in range(len(per)):
+            pair = per[i] | per[i + 1] if i + 1 < len(per) else per[i]
+            best = max(best, sum(w for t, w in weights.items() if t in pair))
+        return best / total
 
     def _chunk_terms(self, chunk: Chunk) -> tuple[frozenset[str], frozenset[str]]:
         """(text terms, title+section terms) of a chunk, cached: chunks are immutable."""
