@@ -43,14 +43,11 @@ def _rss_mb(pid: int) -> tuple[float, float]:
     return (int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024)
 
 
-def _pct(values: list[float], q: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, round(q * (len(s) - 1)))] if s else float("nan")
-
-
 def bench_chat(args: argparse.Namespace) -> int:
     from gradio_client import Client
     from playwright.sync_api import sync_playwright
+
+    from followup.bench_ask import _pct
 
     port = _free_port()
     url = f"http://127.0.0.1:{port}/"

@@ -137,6 +137,7 @@ class ChunkStore:
         self._chunks = chunks
         self._manifest = manifest
         self._manifest_cache: dict[str, ManifestEntry] | None = None
+        self._signature: str | None = None  # of the cached manifest; reset when it changes
 
     @property
     def name(self) -> str:
@@ -162,16 +163,20 @@ class ChunkStore:
                     updated=str(meta.get("updated") or "") or None,
                 )
             self._manifest_cache = entries
+            self._signature = None
         return self._manifest_cache
 
     def signature(self) -> str:
         """Changes whenever any article version in the store changes (keeps indexes in step)."""
         import hashlib
 
-        h = hashlib.sha256(self.fingerprint.encode())
-        for version in sorted(e.version for e in self.manifest().values()):
-            h.update(version.encode())
-        return h.hexdigest()[:24]
+        manifest = self.manifest()
+        if self._signature is None:  # computed once per manifest, not on every query
+            h = hashlib.sha256(self.fingerprint.encode())
+            for version in sorted(e.version for e in manifest.values()):
+                h.update(version.encode())
+            self._signature = h.hexdigest()[:24]
+        return self._signature
 
     def get_chunks(self, ids: Sequence[str]) -> dict[str, tuple[Chunk, list[float]]]:
         """Committed chunks by id, with their stored embeddings."""
@@ -281,6 +286,7 @@ class ChunkStore:
             self._guard(lambda part=part: self._manifest.delete(ids=part))
             self._guard(lambda part=part: self._chunks.delete(where={"article_id": {"$in": part}}))
         self._manifest_cache = None
+        self._signature = None
 
     def needs_repair(self) -> bool:
         """True when the collection holds chunks the manifest does not account for."""
@@ -323,6 +329,7 @@ class ChunkStore:
         if self._manifest_cache is not None:
             for e in entries:
                 self._manifest_cache[e.article_id] = e
+            self._signature = None
 
     def _iter_records(
         self, collection: Any, *, fields: bool = True

@@ -1,5 +1,5 @@
-"""Retrieval over the store: dense (Chroma) and lexical search fused, then re-scored.
+"""Retrieval over the store: dense (Chroma) and lexical (bm25s) search fused, then re-scored.
 
-The answering issue builds it here; ingest (``ingest.py``) and the store (``followup.store``)
-are what it reads from.
+``hybrid.HybridRetriever`` is the retriever, ``lexical.LexicalIndex`` the BM25 side kept in step
+with the store, ``langchain_adapter.FollowupRetriever`` the LangChain view of it.
 """
