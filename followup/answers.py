@@ -125,6 +125,7 @@ class Answer:
                 {"chunk_id": p.chunk.id, "article_id": p.chunk.article_id,
                  "article_title": p.chunk.title, "section": p.chunk.section,
                  "text": p.chunk.text, "score": round(p.score, 4),
+                 "start": p.chunk.start, "end": p.chunk.end,
                  "citations": list(p.chunk.citations),
                  "sentence_citations": [list(x.citations) for x in p.chunk.sentences]}
                 for p in self.passages

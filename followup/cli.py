@@ -68,6 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("chat", help="the web chat (Gradio) on 127.0.0.1:7860 (see chat --help)")
 
+    from evals.cli import add_parser as add_eval_parser
+
+    add_eval_parser(sub)
+
     p = sub.add_parser("bench", help="benchmarks that print figures")
     p.add_argument("what", choices=["ingest", "ask", "chat", "tune", "abstain"])
     p.add_argument("--abstention-set", default="tests/data/abstention.yaml",
@@ -304,8 +308,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return bench_ingest(args)
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from evals.cli import cmd_eval as run_eval
+
+    return run_eval(args)
+
+
 COMMANDS = {"ingest": cmd_ingest, "inspect": cmd_inspect, "status": cmd_status,
-            "ask": cmd_ask, "bench": cmd_bench}
+            "ask": cmd_ask, "bench": cmd_bench, "eval": cmd_eval}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

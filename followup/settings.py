@@ -28,6 +28,10 @@ class Settings(BaseSettings):
         default=None,
         description="URL of a Chroma server (e.g. http://127.0.0.1:8000); overrides store_dir.",
     )
+    eval_dir: Path = Field(
+        default=Path(".followup/eval"),
+        description="Where followup eval keeps the stores of suites' corpora (a cache).",
+    )
     collection: str = Field(
         default="followup",
         min_length=3,

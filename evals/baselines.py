@@ -1,0 +1,82 @@
+"""Retrieval baselines run beside the system in the same eval (``--baselines``).
+
+* ``bm25``: our BM25 index alone (bm25s, same tokenisation), top 8.
+* ``dense``: the same MiniLM embeddings in the same Chroma store alone, top 8.
+* ``langchain-default``: LangChain's default path on the suite's corpus —
+  RecursiveCharacterTextSplitter(1000, 200) + Chroma ``similarity_search`` k=4, same model.
+
+Each returns passages as dicts shaped like the answer JSON's (``chunk_id``, ``article_id``,
+``text``, ``start``, ``end``), so one set of metric code judges them all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from followup.settings import Settings
+from retriever.hybrid import HybridRetriever, Passage
+
+
+def passage_json(p: Passage) -> dict[str, Any]:
+    c = p.chunk
+    return {"chunk_id": c.id, "article_id": c.article_id, "section": c.section,
+            "text": c.text, "start": c.start, "end": c.end, "score": round(p.score, 4)}
+
+
+class StoreBaseline:
+    """BM25 only or dense only over the store the system answers from."""
+
+    def __init__(self, name: str, engine: Any, mode: Any) -> None:
+        self.name = name
+        self.retriever = HybridRetriever(engine.store, engine.embedder, engine.settings,
+                                         mode=mode)
+
+    def retrieve(self, query: str) -> list[dict[str, Any]]:
+        return [passage_json(p) for p in self.retriever.retrieve(query, 8)]
+
+    def relevant_pool(self, article_ids: set[str] | None) -> list[dict[str, Any]] | None:
+        return None  # same chunks as the system: the system's count applies
+
+
+class LangChainDefault:
+    """RecursiveCharacterTextSplitter(1000, 200) + Chroma similarity k=4 (our model)."""
+
+    name = "langchain-default"
+
+    def __init__(self, folder: Path, sources: Sequence[Path], embedder: Any) -> None:
+        from langchain_chroma import Chroma
+        from langchain_core.documents import Document
+        from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+        from followup.importers import read_sources
+        from retriever.langchain_adapter import EmbedderEmbeddings
+
+        self.db = Chroma(collection_name="langchain-default",
+                         embedding_function=EmbedderEmbeddings(embedder),
+                         persist_directory=str(folder))
+        if self.db._collection.count() == 0:
+            arts = [a for a in read_sources([str(s) for s in sources], Settings()).results
+                    if not isinstance(a, Exception)]
+            docs = [Document(a.source_text, metadata={"article_id": a.id}) for a in arts]
+            splits = RecursiveCharacterTextSplitter(
+                chunk_size=1000, chunk_overlap=200, add_start_index=True).split_documents(docs)
+            for lo in range(0, len(splits), 2000):
+                self.db.add_documents(splits[lo: lo + 2000])
+
+    @staticmethod
+    def _json(text: str, meta: dict[str, Any]) -> dict[str, Any]:
+        start = int(meta["start_index"])
+        return {"chunk_id": f"lc:{meta['article_id']}:{start}", "article_id": meta["article_id"],
+                "section": "", "text": text, "start": start, "end": start + len(text)}
+
+    def retrieve(self, query: str) -> list[dict[str, Any]]:
+        return [self._json(d.page_content, d.metadata)
+                for d in self.db.similarity_search(query, k=4)]
+
+    def relevant_pool(self, article_ids: set[str] | None) -> list[dict[str, Any]] | None:
+        where: Any = {"article_id": {"$in": sorted(article_ids)}} if article_ids else None
+        got = self.db.get(where=where, include=["documents", "metadatas"])
+        return [self._json(t, m) for t, m in zip(got["documents"], got["metadatas"],
+                                                 strict=True)]

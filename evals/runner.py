@@ -1,0 +1,441 @@
+"""Run suites against the system (in-process, or a deployed chat via ``/ask``) and judge them.
+
+A suite with a ``corpus`` is answered from its own store in ``settings.eval_dir``, keyed by the
+corpus paths; ingest is incremental by content, so a second run embeds nothing. With
+``--store``/``--chroma-url`` the suites' corpora go into that store instead, and suites
+without a corpus use it as it is.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from evals.judge import Judge, SupportJudge
+from evals.metrics import (
+    TurnResult,
+    answer_metrics,
+    baseline_metrics,
+    check_expectations,
+    has_passage_gold,
+    judge_sentences,
+    passage_relevant,
+)
+from evals.suite import Case, Suite, Turn
+from followup.errors import FingerprintMismatchError, UsageError
+from followup.prompts import disclaimer
+from followup.settings import Settings
+
+
+class EvalError(UsageError):
+    """The evaluation cannot run as asked (target unreachable, bad --min, …)."""
+
+
+class Target(Protocol):
+    name: str
+
+    def ask(self, question: str, history: list[dict[str, str]], audience: str
+            ) -> dict[str, Any]: ...
+
+
+class EngineTarget:
+    """The answering engine in this process."""
+
+    def __init__(self, engine: Any, name: str) -> None:
+        self.engine, self.name = engine, name
+        self._chunks: dict[str, list[dict[str, Any]]] = {}
+        self._all: list[dict[str, Any]] | None = None
+
+    def ask(self, question: str, history: list[dict[str, str]], audience: str
+            ) -> dict[str, Any]:
+        answer: dict[str, Any] = self.engine.ask(question, json.dumps(history),
+                                                 audience).to_json()
+        return answer
+
+    def pool(self, article_ids: set[str]) -> list[dict[str, Any]]:
+        """The index's passages of these articles (all passages when none are named)."""
+        if not article_ids:
+            if self._all is None:
+                self._all = [_chunk_json(c) for c in self.engine.store.iter_chunks()]
+            return self._all
+        out: list[dict[str, Any]] = []
+        for a in sorted(article_ids):
+            if a not in self._chunks:
+                self._chunks[a] = [_chunk_json(c) for c in self.engine.store.article_chunks(a)]
+            out.extend(self._chunks[a])
+        return out
+
+
+def _chunk_json(c: Any) -> dict[str, Any]:
+    return {"chunk_id": c.id, "article_id": c.article_id, "text": c.text, "start": c.start,
+            "end": c.end}
+
+
+class RemoteTarget:
+    """A running chat, through its ``/ask`` endpoint (gradio_client)."""
+
+    def __init__(self, url: str, timeout_s: float = 60.0) -> None:
+        from gradio_client import Client
+
+        self.name = url
+        try:
+            self.client = Client(url, verbose=False, download_files=False)
+        except Exception as exc:
+            raise EvalError(
+                f"cannot reach the chat at {url} ({type(exc).__name__}: {str(exc)[:160]}); "
+                "is it running (followup chat) and is the address right?") from None
+
+    def ask(self, question: str, history: list[dict[str, str]], audience: str
+            ) -> dict[str, Any]:
+        result = self.client.predict(question, json.dumps(history), audience, api_name="/ask")
+        if isinstance(result, str):
+            result = json.loads(result)
+        if not isinstance(result, dict):
+            raise EvalError(f"{self.name}/ask returned {type(result).__name__}, not the answer "
+                            "object")
+        return result
+
+
+@dataclass
+class Run:
+    suites: list[Suite]
+    results: list[TurnResult]
+    target: str
+    judge: str
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    judge_calibration: dict[str, Any] | None = None
+
+    def of(self, pattern: str | None) -> list[TurnResult]:
+        """Results of the suites whose name or path matches ``pattern`` (all when None)."""
+        if not pattern:
+            return self.results
+        names = {s.name for s in self.suites
+                 if fnmatch.fnmatch(s.name, pattern) or fnmatch.fnmatch(str(s.path), pattern)
+                 or fnmatch.fnmatch(s.path.name, pattern)}
+        return [r for r in self.results if r.suite in names]
+
+    def metrics(self, pattern: str | None = None) -> dict[str, float]:
+        return answer_metrics(self.of(pattern), disclaimer())
+
+    def baselines(self, pattern: str | None = None) -> dict[str, dict[str, float]]:
+        return baseline_metrics(self.of(pattern))
+
+    def cases(self) -> list[dict[str, Any]]:
+        out: dict[tuple[str, str], dict[str, Any]] = {}
+        for r in self.results:
+            c = out.setdefault((r.suite, r.case), {"suite": r.suite, "id": r.case,
+                                                    "audience": r.audience, "passed": True,
+                                                    "turns": []})
+            c["passed"] = c["passed"] and r.passed
+            a = r.answer or {}
+            c["turns"].append({
+                "ask": r.turn.ask, "standalone_question": a.get("standalone_question"),
+                "abstained": a.get("abstained"), "failures": r.failures + (
+                    [f"error: {r.error}"] if r.error else []),
+                "latency_ms": round(r.latency_ms, 1), "expect": r.turn.expect,
+                "answer": a.get("answer"), "references": a.get("references", []),
+                "passages": [{k: p.get(k) for k in ("chunk_id", "article_id", "section",
+                                                    "text", "score")}
+                             for p in a.get("passages", [])[:5]],
+                "verdicts": r.verdicts,
+                "baselines": {b: [p["article_id"] for p in ps[:5]]
+                              for b, ps in r.baselines.items()},
+            })
+        return list(out.values())
+
+    def to_json(self) -> dict[str, Any]:
+        return _clean({
+            "metrics": self.metrics(),
+            "baselines": self.baselines(),
+            "suites": {s.name: {
+                "path": str(s.path),
+                "cases": len(s.cases),
+                "passed": sum(c["passed"] for c in self.cases() if c["suite"] == s.name),
+                "metrics": answer_metrics([r for r in self.results if r.suite == s.name],
+                                          disclaimer()),
+                "baselines": baseline_metrics([r for r in self.results if r.suite == s.name]),
+            } for s in self.suites},
+            "cases": self.cases(),
+            "run": {"target": self.target, "judge": self.judge, "seconds": self.seconds,
+                    "notes": self.notes},
+            "judge_calibration": self.judge_calibration,
+        })
+
+
+def _clean(x: Any) -> Any:
+    """NaN (a metric with nothing to measure) as null, so the JSON is standard."""
+    if isinstance(x, float) and x != x:
+        return None
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_clean(v) for v in x]
+    return x
+
+
+def corpus_store(settings: Settings, corpus: Sequence[Path]) -> Path:
+    key = hashlib.sha256("\n".join(sorted(str(p) for p in corpus)).encode()).hexdigest()[:10]
+    slug = re.sub(r"[^a-zA-Z0-9]+", "-", corpus[0].name).strip("-") or "corpus"
+    return settings.eval_dir / f"{slug}-{key}"
+
+
+class Runner:
+    """Holds the engines (one per store) and the baselines while suites run."""
+
+    def __init__(self, settings: Settings, *, url: str | None = None,
+                 explicit_store: bool = False, baselines: bool = False,
+                 judge: Judge | None = None, log: Callable[[str], None] = print) -> None:
+        self.settings, self.url, self.explicit_store = settings, url, explicit_store
+        self.want_baselines, self.judge, self.log = baselines, judge or SupportJudge(), log
+        self._engines: dict[str, EngineTarget] = {}
+        self._embedder: Any = None
+        self._remote: RemoteTarget | None = None
+        self._baselines: dict[str, list[Any]] = {}
+        self.notes: list[str] = []
+
+    # -- targets
+    def embedder(self) -> Any:
+        if self._embedder is None:
+            from followup.embedders import get_embedder
+
+            self._embedder = get_embedder(self.settings)
+        return self._embedder
+
+    def _settings_for(self, suite: Suite) -> Settings:
+        if suite.corpus and not self.explicit_store:
+            return self.settings.model_copy(update={
+                "store_dir": corpus_store(self.settings, suite.corpus), "chroma_url": None})
+        return self.settings
+
+    def _ingest(self, suite: Suite, settings: Settings) -> None:
+        from ingest import ingest
+
+        paths = [str(p) for p in suite.corpus]
+        try:
+            report = ingest(paths, settings, embedder=self.embedder())
+        except FingerprintMismatchError:
+            if self.explicit_store:
+                raise
+            self.log(f"  {suite.name}: cached store built with another model/chunker; "
+                     "rebuilding it")
+            report = ingest(paths, settings, embedder=self.embedder(), rebuild=True)
+        if report.failed:
+            self.notes.append(f"{suite.name}: {len(report.failed)} corpus file(s) failed to "
+                              "ingest and were skipped")
+            for item in report.failed[:5]:
+                self.log(f"  ingest failed: {item}")
+        self.log(f"  {suite.name}: corpus {report.articles} articles "
+                 f"({report.added} embedded now) in {report.seconds:.1f} s")
+
+    def target(self, suite: Suite) -> Target:
+        if self.url:
+            if self._remote is None:
+                self._remote = RemoteTarget(self.url, self.settings.llm_timeout_s)
+            if suite.corpus:
+                self.notes.append(f"{suite.name}: corpus not ingested: the chat at {self.url} "
+                                  "answers from its own store")
+            return self._remote
+        settings = self._settings_for(suite)
+        if suite.corpus:
+            self._ingest(suite, settings)
+        key = str(settings.chroma_url or settings.store_dir.resolve())
+        if key not in self._engines:
+            from followup.ask import Engine
+
+            self._engines[key] = EngineTarget(
+                Engine(settings, embedder=self.embedder()), key)
+        else:
+            self._engines[key].engine.retriever.refresh()
+        return self._engines[key]
+
+    def baselines_for(self, suite: Suite, target: Target) -> list[Any]:
+        if not self.want_baselines:
+            return []
+        if suite.name in self._baselines:
+            return self._baselines[suite.name]
+        from evals.baselines import LangChainDefault, StoreBaseline
+
+        out: list[Any] = []
+        if isinstance(target, EngineTarget):
+            out += [StoreBaseline("bm25", target.engine, "bm25"),
+                    StoreBaseline("dense", target.engine, "dense")]
+        else:
+            self.notes.append(f"{suite.name}: bm25/dense baselines need a local store "
+                              "(not with --url)")
+        if suite.corpus:
+            folder = self.settings.eval_dir / f"lc-{corpus_store(self.settings, suite.corpus).name}"
+            out.append(LangChainDefault(folder, suite.corpus, self.embedder()))
+        else:
+            self.notes.append(f"{suite.name}: the langchain-default baseline needs the "
+                              "suite's corpus")
+        self._baselines[suite.name] = out
+        return out
+
+    # -- running
+    def run_case(self, suite: Suite, case: Case, target: Target,
+                 baselines: Sequence[Any] = ()) -> list[TurnResult]:
+        """Every turn of one case; an error ends the case (the history would be wrong), never
+        the run."""
+        history: list[dict[str, str]] = []
+        out: list[TurnResult] = []
+        for i, turn in enumerate(case.turns):
+            r = TurnResult(suite.name, case.id, i, turn, case.audience)
+            out.append(r)
+            t0 = time.perf_counter()
+            try:
+                r.answer = target.ask(turn.ask, history, case.audience)
+            except EvalError:
+                raise
+            except Exception as exc:  # one failing case never stops the others
+                r.error = f"{type(exc).__name__}: {exc}"
+                r.latency_ms = (time.perf_counter() - t0) * 1e3
+                break
+            r.latency_ms = (time.perf_counter() - t0) * 1e3
+            r.failures = check_expectations(turn, r.answer)
+            r.verdicts = judge_sentences(r.answer, self.judge)
+            r.relevant_passages = self._relevant(turn, target)
+            standalone = r.answer.get("standalone_question") or turn.ask
+            for b in baselines:
+                r.baselines[b.name] = b.retrieve(standalone)
+                pool = b.relevant_pool(turn.relevant_articles()) if has_passage_gold(
+                    turn) else None
+                r.baseline_relevant[b.name] = (
+                    sum(passage_relevant(p, turn) for p in pool) if pool is not None
+                    else r.relevant_passages)
+            history += [{"role": "user", "content": turn.ask},
+                        {"role": "assistant", "content": r.answer.get("answer", "")}]
+        return out
+
+    @staticmethod
+    def _relevant(turn: Turn, target: Target) -> int | None:
+        if not has_passage_gold(turn) or not isinstance(target, EngineTarget):
+            return None
+        return sum(passage_relevant(p, turn) for p in target.pool(turn.relevant_articles()))
+
+    def run(self, suites: Sequence[Suite]) -> Run:
+        t0 = time.perf_counter()
+        results: list[TurnResult] = []
+        for suite in suites:
+            self.log(f"suite {suite.name} ({len(suite.cases)} cases, {suite.path})")
+            target = self.target(suite)
+            baselines = self.baselines_for(suite, target)
+            started = time.perf_counter()
+            for n, case in enumerate(suite.cases, 1):
+                results.extend(self.run_case(suite, case, target, baselines))
+                if n % 100 == 0:
+                    self.log(f"  {n}/{len(suite.cases)} cases "
+                             f"({time.perf_counter() - started:.0f} s)")
+        name = self.url or ("in-process, " + (self.settings.chroma_url or "suite stores"
+                                               if not self.explicit_store else
+                                               str(self.settings.chroma_url
+                                                   or self.settings.store_dir)))
+        return Run(list(suites), results, name, self.judge.name,
+                   time.perf_counter() - t0, self.notes)
+
+
+# ---------------------------------------------------------------- thresholds and table
+
+@dataclass(frozen=True)
+class Threshold:
+    pattern: str | None
+    metric: str
+    value: float
+    at_most: bool = False
+
+    def __str__(self) -> str:
+        scope = f"{self.pattern}:" if self.pattern else ""
+        return f"{scope}{self.metric} {'≤' if self.at_most else '≥'} {self.value:g}"
+
+
+_THRESHOLD = re.compile(r"^(?:(?P<pattern>[^:=]+):)?(?P<metric>[A-Za-z0-9_@.]+)=(?P<value>.+)$")
+
+
+def parse_threshold(text: str, at_most: bool = False) -> Threshold:
+    m = _THRESHOLD.match(text.strip())
+    try:
+        value = float(m.group("value")) if m else None
+    except ValueError:
+        value = None
+    if not m or value is None:
+        raise EvalError(f"--{'max' if at_most else 'min'} {text!r}: write [SUITE_GLOB:]"
+                        "METRIC=VALUE, e.g. citation_recall=0.95 or covidqa:passage_hit@5=0.85")
+    return Threshold(m.group("pattern"), m.group("metric"), value, at_most)
+
+
+def check_thresholds(run: Run, thresholds: Sequence[Threshold]) -> list[str]:
+    """Each threshold not met, as a line; a metric that does not exist is an error."""
+    failed: list[str] = []
+    for t in thresholds:
+        if t.pattern and not run.of(t.pattern):
+            raise EvalError(f"{t}: no suite matches {t.pattern!r}")
+        metrics = run.metrics(t.pattern)
+        if t.metric not in metrics:
+            raise EvalError(f"{t}: unknown metric {t.metric!r} (known: "
+                            f"{', '.join(sorted(metrics))})")
+        v = metrics[t.metric]
+        ok = v == v and (v <= t.value if t.at_most else v >= t.value)
+        if not ok:
+            failed.append(f"{t}: got {v:.4g}")
+    return failed
+
+
+SHOWN = ("expectation_pass_rate", "case_pass_rate",
+         "article_hit@1", "article_hit@5", "article_recall@5", "article_mrr",
+         "passage_hit@1", "passage_hit@5", "passage_recall@5", "passage_mrr",
+         "citation_validity", "citation_recall", "citation_precision",
+         "unsupported_sentence_rate", "abstention_precision", "abstention_recall",
+         "false_refusal_rate", "followup_resolution", "disclaimer_rate",
+         "latency_p50_ms", "latency_p95_ms")
+
+
+def _cell(v: float | None) -> str:
+    if v is None or v != v:
+        return "—"
+    return f"{v:.0f}" if abs(v) >= 100 else f"{v:.3f}"
+
+
+def table(run: Run) -> str:
+    """Per suite and overall: our metrics with the baselines side by side."""
+    blocks: list[str] = []
+    groups = [(s.name, [s.name]) for s in run.suites]
+    if len(run.suites) > 1:
+        groups.append(("all suites", [s.name for s in run.suites]))
+    for title, names in groups:
+        rows = [r for r in run.results if r.suite in names]
+        ours = answer_metrics(rows, disclaimer())
+        base = baseline_metrics(rows)
+        cases = {(r.suite, r.case) for r in rows}
+        failed = {(r.suite, r.case) for r in rows if not r.passed}
+        cols = ["ours", *base]
+        width = max(14, *(len(c) + 2 for c in cols))
+        head = f"{title}: {len(cases) - len(failed)}/{len(cases)} cases passed, " \
+               f"{len(rows)} turns"
+        lines = [head, f"  {'metric':28}" + "".join(f"{c:>{width}}" for c in cols)]
+        for name in SHOWN:
+            v = ours.get(name)
+            bvals = [base[b].get(name) for b in base]
+            if (v is None or v != v) and all(x is None or x != x for x in bvals):
+                continue
+            lines.append(f"  {name:28}" + "".join(f"{_cell(x):>{width}}" for x in [v, *bvals]))
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+def failures_text(run: Run, limit: int = 30) -> str:
+    out: list[str] = []
+    for r in run.results:
+        if r.passed:
+            continue
+        for f in r.failures + ([f"error: {r.error}"] if r.error else []):
+            out.append(f"  FAIL {r.suite} / {r.case} / turn {r.index + 1} ({r.turn.ask!r}): {f}")
+    if len(out) > limit:
+        out = [*out[:limit], f"  … and {len(out) - limit} more (see --json / --report)"]
+    return "\n".join(out)

@@ -1,0 +1,284 @@
+"""Suites: YAML files of conversations and what each answer must show (``evals/README.md``).
+
+A suite either lists ``cases`` written by hand or names a ``generate`` source (PubMedQA,
+COVID-QA, MedQuAD follow-up chains) whose cases are built when the suite is loaded. Loading is
+strict: an unknown key, an empty turn list or a corpus path that does not exist stops with the
+file, the case and the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from followup.errors import UsageError
+
+SUITE_KEYS = {"name", "description", "corpus", "cases", "generate"}
+CASE_KEYS = {"id", "audience", "turns", "tags"}
+TURN_KEYS = {"ask", "expect", "gold"}
+GOLD_KEYS = {"article", "span", "text"}
+LIST_EXPECTS = {"articles", "contains", "contains_any", "not_contains", "retrieved_articles",
+                "passages_contain", "standalone_contains"}
+EXPECT_KEYS = LIST_EXPECTS | {"citations_min", "abstain"}
+GENERATE_KEYS = {"from", "path", "limit", "seed", "followups"}
+AUDIENCES = ("clinician", "patient")
+TOP_PASSAGES = 5  # retrieved_articles and passages_contain look at the top 5 passages
+
+
+class SuiteError(UsageError):
+    """A suite file that cannot be run as written."""
+
+    def __init__(self, path: Path | str, reason: str, case: str | None = None) -> None:
+        where = f"{path}" + (f": case {case!r}" if case else "")
+        super().__init__(f"{where}: {reason}")
+        self.path, self.case, self.reason = str(path), case, reason
+
+
+@dataclass(frozen=True)
+class Gold:
+    """Where the answer is, for retrieval metrics: an article, optionally a character span
+    of its source text (COVID-QA) and the answer text."""
+
+    article: str
+    span: tuple[int, int] | None = None
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class Turn:
+    ask: str
+    expect: dict[str, Any] = field(default_factory=dict)
+    gold: Gold | None = None
+
+    @property
+    def must_abstain(self) -> bool:
+        return self.expect.get("abstain") is True
+
+    @property
+    def must_answer(self) -> bool:
+        """Expected to answer: ``abstain: false`` or any expectation about the answer's content."""
+        if "abstain" in self.expect:
+            return self.expect["abstain"] is False
+        return bool({"articles", "contains", "contains_any", "citations_min"} & set(self.expect))
+
+    def relevant_articles(self) -> set[str]:
+        ids = set(self.expect.get("articles", [])) | set(self.expect.get("retrieved_articles", []))
+        if self.gold is not None:
+            ids.add(self.gold.article)
+        return ids
+
+    @property
+    def judged_for_retrieval(self) -> bool:
+        return not self.must_abstain and bool(
+            self.relevant_articles() or self.expect.get("passages_contain"))
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    turns: tuple[Turn, ...]
+    audience: str = "clinician"
+    tags: tuple[str, ...] = ()
+
+
+@dataclass
+class Suite:
+    name: str
+    path: Path
+    cases: list[Case]
+    corpus: list[Path] = field(default_factory=list)
+    description: str = ""
+
+
+def normalise(text: str) -> str:
+    """Case-folded, runs of white space as one space: how every text expectation compares."""
+    return re.sub(r"\s+", " ", text).strip().casefold()
+
+
+def _str_list(value: Any, what: str, path: Path, case: str | None) -> list[str]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value or not all(
+            isinstance(v, (str, int, float)) and str(v).strip() for v in value):
+        raise SuiteError(path, f"{what} must be a non-empty list of texts", case)
+    return [str(v) for v in value]
+
+
+def _expect(raw: Any, path: Path, case: str, n: int) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise SuiteError(path, f"turn {n}: expect must be a mapping", case)
+    unknown = sorted(set(raw) - EXPECT_KEYS)
+    if unknown:
+        raise SuiteError(path, f"turn {n}: unknown expectation(s) {', '.join(unknown)} "
+                               f"(known: {', '.join(sorted(EXPECT_KEYS))})", case)
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key in LIST_EXPECTS:
+            out[key] = _str_list(value, f"turn {n}: {key}", path, case)
+        elif key == "citations_min":
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise SuiteError(path, f"turn {n}: citations_min must be a whole number ≥ 0",
+                                 case)
+            out[key] = value
+        elif key == "abstain":
+            if not isinstance(value, bool):
+                raise SuiteError(path, f"turn {n}: abstain must be true or false", case)
+            out[key] = value
+    if out.get("abstain") is True and set(out) & {"articles", "contains", "contains_any",
+                                                 "citations_min", "retrieved_articles"}:
+        raise SuiteError(path, f"turn {n}: abstain: true cannot be combined with expectations "
+                               "about an answer", case)
+    return out
+
+
+def _gold(raw: Any, path: Path, case: str, n: int) -> Gold:
+    if not isinstance(raw, dict) or "article" not in raw:
+        raise SuiteError(path, f"turn {n}: gold must be a mapping with an article", case)
+    unknown = sorted(set(raw) - GOLD_KEYS)
+    if unknown:
+        raise SuiteError(path, f"turn {n}: unknown gold key(s) {', '.join(unknown)}", case)
+    span = raw.get("span")
+    if span is not None:
+        if (not isinstance(span, list) or len(span) != 2
+                or not all(isinstance(x, int) for x in span) or span[0] >= span[1]):
+            raise SuiteError(path, f"turn {n}: gold span must be [start, end]", case)
+        span = (span[0], span[1])
+    return Gold(str(raw["article"]), span, raw.get("text"))
+
+
+def parse_case(raw: Any, path: Path, index: int) -> Case:
+    if not isinstance(raw, dict):
+        raise SuiteError(path, f"case #{index + 1} must be a mapping")
+    cid = raw.get("id")
+    if not isinstance(cid, (str, int)) or not str(cid).strip():
+        raise SuiteError(path, f"case #{index + 1} has no id")
+    cid = str(cid)
+    unknown = sorted(set(raw) - CASE_KEYS)
+    if unknown:
+        raise SuiteError(path, f"unknown key(s) {', '.join(unknown)} "
+                               f"(known: {', '.join(sorted(CASE_KEYS))})", cid)
+    audience = raw.get("audience", "clinician")
+    if audience not in AUDIENCES:
+        raise SuiteError(path, f"audience must be one of {', '.join(AUDIENCES)}, "
+                               f"not {audience!r}", cid)
+    turns_raw = raw.get("turns")
+    if not isinstance(turns_raw, list) or not turns_raw:
+        raise SuiteError(path, "turns must be a non-empty list", cid)
+    turns: list[Turn] = []
+    for n, t in enumerate(turns_raw, 1):
+        if not isinstance(t, dict):
+            raise SuiteError(path, f"turn {n} must be a mapping with ask", cid)
+        unknown = sorted(set(t) - TURN_KEYS)
+        if unknown:
+            raise SuiteError(path, f"turn {n}: unknown key(s) {', '.join(unknown)} "
+                                   f"(known: {', '.join(sorted(TURN_KEYS))})", cid)
+        ask = t.get("ask")
+        if not isinstance(ask, str) or not ask.strip():
+            raise SuiteError(path, f"turn {n}: ask must be a non-empty question", cid)
+        turns.append(Turn(ask, _expect(t.get("expect"), path, cid, n),
+                          _gold(t["gold"], path, cid, n) if "gold" in t else None))
+    tags = raw.get("tags", [])
+    return Case(cid, tuple(turns), audience, tuple(str(x) for x in tags or []))
+
+
+def _corpus(raw: Any, path: Path) -> list[Path]:
+    if raw is None:
+        return []
+    items = [raw] if isinstance(raw, str) else raw
+    if not isinstance(items, list) or not all(isinstance(x, str) and x for x in items):
+        raise SuiteError(path, "corpus must be a list of paths")
+    out: list[Path] = []
+    for item in items:
+        p = Path(os.path.expandvars(os.path.expanduser(item)))
+        p = p if p.is_absolute() else (path.parent / p)
+        if not p.exists():
+            raise SuiteError(path, f"corpus path {item!r} does not exist (looked for {p}); "
+                                   "paths are relative to the suite file")
+        out.append(p.resolve())
+    return out
+
+
+def load_suite(path: Path | str) -> Suite:
+    """Read and check one suite file; generated suites are built here."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SuiteError(path, "no such file") from None
+    except UnicodeDecodeError:
+        raise SuiteError(path, "not UTF-8 text") from None
+    except yaml.YAMLError as exc:
+        raise SuiteError(path, f"not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise SuiteError(path, "a suite is a mapping with name and cases")
+    unknown = sorted(set(raw) - SUITE_KEYS)
+    if unknown:
+        raise SuiteError(path, f"unknown key(s) {', '.join(unknown)} "
+                               f"(known: {', '.join(sorted(SUITE_KEYS))})")
+    name = str(raw.get("name") or path.stem)
+    if ("cases" in raw) == ("generate" in raw):
+        raise SuiteError(path, "a suite has either cases or generate (not both, not neither)")
+    corpus = _corpus(raw.get("corpus"), path)
+    if "generate" in raw:
+        from evals.generators import generate
+
+        spec = raw["generate"]
+        if not isinstance(spec, dict) or "from" not in spec:
+            raise SuiteError(path, "generate must be a mapping with from: pubmedqa | covidqa | "
+                                   "medquad-chains")
+        unknown = sorted(set(spec) - GENERATE_KEYS)
+        if unknown:
+            raise SuiteError(path, f"generate: unknown key(s) {', '.join(unknown)}")
+        source = spec.get("path")
+        if source is None:
+            raise SuiteError(path, "generate needs a path (file or folder of the dataset)")
+        src = _corpus([str(source)], path)[0]
+        cases = generate(str(spec["from"]), src, limit=spec.get("limit"),
+                         seed=int(spec.get("seed", 7)),
+                         followups=int(spec.get("followups", 3)), suite_path=path)
+        corpus = corpus or [src]
+    else:
+        raw_cases = raw["cases"]
+        if not isinstance(raw_cases, list) or not raw_cases:
+            raise SuiteError(path, "cases must be a non-empty list")
+        cases = [parse_case(c, path, i) for i, c in enumerate(raw_cases)]
+    seen: set[str] = set()
+    for c in cases:
+        if c.id in seen:
+            raise SuiteError(path, "duplicate case id", c.id)
+        seen.add(c.id)
+    return Suite(name, path, cases, corpus, str(raw.get("description") or ""))
+
+
+def find_suites(paths: list[str] | list[Path]) -> list[Path]:
+    """Suite files named or found (recursively, ``*.yaml``/``*.yml``) in folders, in order."""
+    out: list[Path] = []
+    for item in paths:
+        p = Path(item)
+        if p.is_dir():
+            found = sorted(x for x in p.rglob("*") if x.suffix in (".yaml", ".yml"))
+            if not found:
+                raise SuiteError(p, "no suite files (*.yaml) in this folder")
+            out.extend(found)
+        elif p.exists():
+            out.append(p)
+        else:
+            raise SuiteError(p, "no such file or folder")
+    return list(dict.fromkeys(out))
+
+
+def load_suites(paths: list[str] | list[Path]) -> list[Suite]:
+    suites = [load_suite(p) for p in find_suites(paths)]
+    names: dict[str, Path] = {}
+    for s in suites:
+        if s.name in names:
+            raise SuiteError(s.path, f"suite name {s.name!r} is also used by {names[s.name]}")
+        names[s.name] = s.path
+    return suites
