@@ -11,7 +11,7 @@ from pathlib import Path
 from followup.settings import load_settings
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="run grounding test suites (YAML) and print metrics",
                        description="Run grounding test suites against the system (in-process "
                        "by default, or a running chat with --url); exit 1 when a case fails "
@@ -81,12 +81,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(run.to_json(), indent=2, ensure_ascii=False))
         print(f"\nJSON written to {args.json}")
+    unmet = check_thresholds(run, thresholds)
     if args.report:
         from evals.report import write_report
 
-        write_report(run, Path(args.report))
+        write_report(run, Path(args.report), unmet if thresholds else None)
         print(f"report written to {args.report}")
-    unmet = check_thresholds(run, thresholds)
     for line in unmet:
         print(f"THRESHOLD NOT MET: {line}", file=sys.stderr)
     if thresholds and not unmet:

@@ -300,9 +300,9 @@ def answer_metrics(results: Sequence[TurnResult], disclaimer: str) -> dict[str, 
         for r in follow if r.answer is not None)
     m["followup_turns"] = float(len(follow))
     disc = normalise(disclaimer)
-    m["disclaimer_rate"] = _mean(float(bool(r.answer) and disc in normalise(
-        r.answer.get("answer", "")) and normalise(r.answer.get("disclaimer", "")) == disc)
-        for r in asked)
+    m["disclaimer_rate"] = _mean(
+        float(disc in normalise(a.get("answer", "")) and normalise(a.get("disclaimer", "")) == disc)
+        for a in (r.answer or {} for r in asked))
     lat = [r.latency_ms for r in asked]
     m["latency_p50_ms"] = pct(lat, 0.5)
     m["latency_p95_ms"] = pct(lat, 0.95)
