@@ -57,6 +57,8 @@ def pubmedqa_cases(src: Path, suite_path: Path, **_: Any) -> list[Case]:
 
 
 def covidqa_cases(src: Path, suite_path: Path, **_: Any) -> list[Case]:
+    from followup.importers import covidqa_answer_span
+
     data = _load_json(_json_file(src, suite_path, "covidqa"), suite_path, "covidqa")
     if not isinstance(data, dict) or "data" not in data:
         raise SuiteError(suite_path, f"generate covidqa: {src} is not SQuAD-format JSON")
@@ -69,14 +71,14 @@ def covidqa_cases(src: Path, suite_path: Path, **_: Any) -> list[Case]:
                 if not answers:
                     continue
                 ans = answers[0]
-                start = int(ans["answer_start"])
                 text = str(ans["text"])
+                span = covidqa_answer_span(para["context"], int(ans["answer_start"]), text)
                 expect: dict[str, Any] = {"retrieved_articles": [art]}
                 if len(text) <= 300:
                     expect["passages_contain"] = [text]
                 out.append(Case(f"covidqa-{qa['id']}", (Turn(
                     " ".join(qa["question"].split()), expect,
-                    Gold(art, (start, start + len(text)), text)),)))
+                    Gold(art, span, text)),)))
     return out
 
 

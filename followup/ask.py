@@ -14,6 +14,7 @@ import threading
 import time
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 from followup.answers import Answer
@@ -26,6 +27,7 @@ from followup.llm import LLMError, complete, get_chat_model, iter_tokens
 from followup.prompts import disclaimer, fixed_text, load_prompt, refusal
 from followup.settings import Settings
 from followup.store import ChunkStore, open_store
+from followup.synonyms import with_synonyms
 from followup.text import term_set
 from retriever.hybrid import HybridRetriever, Passage
 
@@ -149,6 +151,9 @@ class Engine:
             history)
         notices: list[str] = []
         interp = self._interpret(text, turns, notices)
+        expanded = with_synonyms(interp.standalone)
+        if expanded != interp.standalone:
+            interp = replace(interp, standalone=expanded)
         t1 = time.perf_counter()
         passages = self.retriever.retrieve(interp.standalone, self.settings.passages_k)
         t2 = time.perf_counter()

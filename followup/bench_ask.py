@@ -33,15 +33,17 @@ def pubmedqa_queries(path: Path) -> list[Query]:
 
 
 def covidqa_queries(path: Path) -> list[Query]:
+    from followup.importers import covidqa_answer_span
+
     data = json.loads(path.read_text(encoding="utf-8"))
     out: list[Query] = []
     for doc in data["data"]:
         for para in doc["paragraphs"]:
             for qa in para["qas"]:
                 for ans in qa.get("answers", [])[:1]:
-                    start = int(ans["answer_start"])
-                    out.append(Query(qa["question"], f"covidqa-{para['document_id']}",
-                                     (start, start + len(ans["text"]))))
+                    span = covidqa_answer_span(para["context"], int(ans["answer_start"]),
+                                               ans["text"])
+                    out.append(Query(qa["question"], f"covidqa-{para['document_id']}", span))
     return out
 
 

@@ -181,6 +181,19 @@ class _TextBuilder:
 # ---------------------------------------------------------------------------- MedQuAD
 
 
+def covidqa_answer_span(context: str, start: int, text: str) -> tuple[int, int]:
+    """The gold answer's span in a COVID-QA context. 138 of the 867 ``answer_start`` values are
+    off by a few characters (mostly white space); the answer text found nearest to the given
+    start is used then."""
+    if context[start: start + len(text)] == text:
+        return start, start + len(text)
+    found = [m.start() for m in re.finditer(re.escape(text), context)]
+    if not found:
+        return start, start + len(text)
+    best = min(found, key=lambda i: abs(i - start))
+    return best, best + len(text)
+
+
 def medquad_id(path: Path) -> str:
     """``medquad-<N>-<stem>``: N is the collection folder's leading number (ids repeat across)."""
     m = re.match(r"^(\d+)_", path.parent.name)

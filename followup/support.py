@@ -91,9 +91,10 @@ def check_support(sentence: str, passage: str, *, exact: bool = False,
     p = normalise_space(passage)
     if not s:
         return Verdict(False, "empty sentence")
-    if exact:
-        ok = s.rstrip(".") in p
-        return Verdict(ok, "verbatim in the passage" if ok else "not verbatim in the passage")
+    verbatim = s.rstrip(".") in p
+    if exact or verbatim:
+        return Verdict(verbatim, "verbatim in the passage" if verbatim
+                       else "not verbatim in the passage")
     missing_numbers = sorted(numbers(s) - numbers(p))
     if missing_numbers:
         return Verdict(False, f"numbers not in the passage: {', '.join(missing_numbers)}")

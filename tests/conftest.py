@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -105,6 +106,19 @@ def answer_store(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -
     report = ingest([corpus], settings, embedder=embedder)
     assert report.failed == []
     return settings
+
+
+@pytest.fixture(scope="session")
+def chat_url(answer_store: Settings, embedder: Embedder) -> Iterator[str]:
+    """The web chat on the answer store, launched once (127.0.0.1, a free port)."""
+    import chat_app
+    from followup.ask import Engine
+
+    settings = answer_store.model_copy(update={"chat_port": free_port()})
+    app = chat_app.build_app(settings, Engine(settings, embedder=embedder))
+    app.launch(prevent_thread_lock=True, quiet=True, **chat_app.launch_options(settings))
+    yield f"http://127.0.0.1:{settings.chat_port}/"
+    app.close()
 
 
 def free_port() -> int:

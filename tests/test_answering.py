@@ -199,3 +199,16 @@ def test_abstention_calibration_set(engine: Engine) -> None:
     assert sum(refused) / len(refused) >= 0.95
     assert len(false_refusals) / len(answered) <= 0.05, false_refusals
     assert len(wrong_article) <= 2, wrong_article
+
+
+def test_other_names_of_a_drug_find_its_article(engine: Engine) -> None:
+    from followup.synonyms import with_synonyms
+
+    assert with_synonyms("Is a water pill safe?") == "Is a water pill (diuretic) safe?"
+    assert with_synonyms("Does acetaminophen harm the liver?") == (
+        "Does acetaminophen harm the liver?")
+    assert with_synonyms("paracetamol or acetaminophen?") == "paracetamol or acetaminophen?"
+    answer = engine.ask("How much paracetamol can I take in a day?")
+    assert answer.standalone_question == "How much paracetamol (acetaminophen) can I take in a day?"
+    assert "acetaminophen-dosing-hepatotoxicity" in [p.chunk.article_id
+                                                     for p in answer.passages[:3]]

@@ -27,15 +27,6 @@ DOCS = ROOT / "docs"
 
 
 @pytest.fixture(scope="module")
-def chat_url(answer_store: Settings, embedder: Any) -> Iterator[str]:
-    settings = answer_store.model_copy(update={"chat_port": free_port()})
-    app = chat_app.build_app(settings, Engine(settings, embedder=embedder))
-    app.launch(prevent_thread_lock=True, quiet=True, **chat_app.launch_options(settings))
-    yield f"http://127.0.0.1:{settings.chat_port}/"
-    app.close()
-
-
-@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
         pytest.fail("Debian's chromium is missing: apt-get install chromium (.ci/run does)")

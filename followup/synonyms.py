@@ -1,0 +1,49 @@
+"""Other names of the same drug or thing (British/international vs US names, lay words), so a
+question asked with one name finds articles written with the other. The standalone question
+shows what was added: "How much paracetamol (acetaminophen) can I take?"."""
+
+from __future__ import annotations
+
+import re
+
+# Each group names one thing; the first name is the one articles most often use.
+GROUPS: tuple[tuple[str, ...], ...] = (
+    ("acetaminophen", "paracetamol", "APAP"),
+    ("epinephrine", "adrenaline"),
+    ("norepinephrine", "noradrenaline"),
+    ("albuterol", "salbutamol"),
+    ("furosemide", "frusemide"),
+    ("lidocaine", "lignocaine"),
+    ("meperidine", "pethidine"),
+    ("rifampin", "rifampicin"),
+    ("cyclosporine", "ciclosporin"),
+    ("levothyroxine", "thyroxine", "T4"),
+    ("nitroglycerin", "glyceryl trinitrate", "GTN"),
+    ("trimethoprim-sulfamethoxazole", "co-trimoxazole", "cotrimoxazole", "TMP-SMX"),
+    ("leucovorin", "folinic acid"),
+    ("hydroxyurea", "hydroxycarbamide"),
+    ("estrogen", "oestrogen"),
+    ("N-acetylcysteine", "acetylcysteine", "NAC"),
+    ("proton pump inhibitor", "PPI"),
+    ("anticoagulant", "blood thinner"),
+    ("diuretic", "water pill"),
+)
+
+_PATTERNS = [[re.compile(rf"(?<![\w-]){re.escape(n)}(?![\w-])", re.IGNORECASE) for n in g]
+             for g in GROUPS]
+
+
+def with_synonyms(question: str) -> str:
+    """The question with the main name of a group in parentheses after another name of it
+    ("paracetamol (acetaminophen)"), unless the main name is there already."""
+    out = question
+    for group, patterns in zip(GROUPS, _PATTERNS, strict=True):
+        found = [(i, p.search(out)) for i, p in enumerate(patterns)]
+        present = [(i, m) for i, m in found if m]
+        if not present or len(present) > 1:
+            continue
+        i, m = present[0]
+        if i == 0 or m is None:
+            continue
+        out = f"{out[: m.end()]} ({group[0]}){out[m.end():]}"
+    return out
