@@ -36,6 +36,7 @@ class TurnResult:
     verdicts: list[dict[str, Any]] = field(default_factory=list)
     baselines: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     baseline_relevant: dict[str, int | None] = field(default_factory=dict)
+    known_failure: bool = False
 
     @property
     def passed(self) -> bool:

@@ -56,7 +56,12 @@ class SuiteFile(pytest.File):
         except SuiteError as exc:
             raise self.CollectError(str(exc)) from None
         for case in suite.cases:
-            yield CaseItem.from_parent(self, name=case.id, suite=suite, case=case)
+            item = CaseItem.from_parent(self, name=case.id, suite=suite, case=case)
+            if case.known_failure:
+                item.add_marker(pytest.mark.xfail(
+                    reason="known failure (tagged in the suite); remove the tag once it passes",
+                    raises=CaseFailed, strict=True))
+            yield item
 
 
 class CaseFailed(Exception):

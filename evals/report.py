@@ -103,6 +103,8 @@ def _case(c: dict[str, Any]) -> str:
     cls = "" if c["passed"] else " class='fail'"
     tag = ("<span class='pass-tag'>pass</span>" if c["passed"]
            else "<span class='fail-tag'>FAIL</span>")
+    if c.get("known_failure"):
+        tag += " <span class='muted'>(known failure)</span>"
     parts = [f"<details{cls}><summary>{tag} {_e(c['suite'])} / <b>{_e(c['id'])}</b> "
              f"<span class='muted'>({len(c['turns'])} turn(s), {_e(c['audience'])})</span>"
              "</summary>"]

@@ -133,6 +133,7 @@ class Run:
         for r in self.results:
             c = out.setdefault((r.suite, r.case), {"suite": r.suite, "id": r.case,
                                                     "audience": r.audience, "passed": True,
+                                                    "known_failure": r.known_failure,
                                                     "turns": []})
             c["passed"] = c["passed"] and r.passed
             a = r.answer or {}
@@ -287,7 +288,8 @@ class Runner:
         history: list[dict[str, str]] = []
         out: list[TurnResult] = []
         for i, turn in enumerate(case.turns):
-            r = TurnResult(suite.name, case.id, i, turn, case.audience)
+            r = TurnResult(suite.name, case.id, i, turn, case.audience,
+                           known_failure=case.known_failure)
             out.append(r)
             t0 = time.perf_counter()
             try:
@@ -429,13 +431,23 @@ def table(run: Run) -> str:
     return "\n\n".join(blocks)
 
 
+def gating_failures(run: Run) -> tuple[list[str], list[str]]:
+    """(cases that fail and gate the run, known failures that now pass)."""
+    cases = run.cases()
+    failing = [f"{c['suite']} / {c['id']}" for c in cases
+               if not c["passed"] and not c["known_failure"]]
+    fixed = [f"{c['suite']} / {c['id']}" for c in cases if c["passed"] and c["known_failure"]]
+    return failing, fixed
+
+
 def failures_text(run: Run, limit: int = 30) -> str:
     out: list[str] = []
     for r in run.results:
         if r.passed:
             continue
         for f in r.failures + ([f"error: {r.error}"] if r.error else []):
-            out.append(f"  FAIL {r.suite} / {r.case} / turn {r.index + 1} ({r.turn.ask!r}): {f}")
+            tag = "KNOWN" if r.known_failure else "FAIL"
+            out.append(f"  {tag} {r.suite} / {r.case} / turn {r.index + 1} ({r.turn.ask!r}): {f}")
     if len(out) > limit:
         out = [*out[:limit], f"  … and {len(out) - limit} more (see --json / --report)"]
     return "\n".join(out)

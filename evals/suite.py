@@ -28,6 +28,7 @@ EXPECT_KEYS = LIST_EXPECTS | {"citations_min", "abstain"}
 GENERATE_KEYS = {"from", "path", "limit", "seed", "followups"}
 AUDIENCES = ("clinician", "patient")
 TOP_PASSAGES = 5  # retrieved_articles and passages_contain look at the top 5 passages
+KNOWN_FAILURE = "known-failure"  # a case the system fails today: counted, reported, not gating
 
 
 class SuiteError(UsageError):
@@ -84,6 +85,10 @@ class Case:
     turns: tuple[Turn, ...]
     audience: str = "clinician"
     tags: tuple[str, ...] = ()
+
+    @property
+    def known_failure(self) -> bool:
+        return KNOWN_FAILURE in self.tags
 
 
 @dataclass
