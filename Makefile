@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: setup run ingest chat test test-fast lint bench bench-ask bench-chat eval clean
+.PHONY: setup run ingest chat test test-fast lint bench bench-ask bench-chat eval eval-sample clean
 
 # pip (not uv/poetry): it takes the local CPU wheel of torch==2.13.0 that pyproject pins.
 $(STAMP): pyproject.toml
@@ -52,5 +52,25 @@ bench-ask: setup
 bench-chat: ingest
 	$(VENV)/bin/followup bench chat
 
+## Grounding suites: the hand-written ones over the sample corpus, then PubMedQA, COVID-QA and
+## MedQuAD follow-up chains with baselines; thresholds are the targets; report in eval-results/.
+## The first run embeds the datasets (~35 min, MedQuAD most of it); later runs reuse the stores.
+SAMPLE := evals/suites/*
+eval: setup
+	mkdir -p eval-results
+	$(VENV)/bin/followup eval evals/suites evals/datasets --baselines --gate metrics \
+	  --json eval-results/eval.json --report eval-results/report.html \
+	  --min '$(SAMPLE):disclaimer_rate=1' --min '$(SAMPLE):citation_validity=1' \
+	  --min '$(SAMPLE):citation_recall=0.95' --min '$(SAMPLE):citation_precision=0.90' \
+	  --min '$(SAMPLE):abstention_recall=0.95' --max '$(SAMPLE):false_refusal_rate=0.05' \
+	  --min '$(SAMPLE):followup_resolution=0.90' \
+	  --min 'pubmedqa:article_hit@1=0.97' --min 'covidqa:passage_hit@5=0.85' \
+	  --min 'medquad-chains:article_hit@5=0.90'
+
+## Only the hand-written suites (a minute).
+eval-sample: setup
+	mkdir -p eval-results
+	$(VENV)/bin/followup eval evals/suites --baselines --report eval-results/sample.html
+
 clean:
-	rm -rf .followup .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .followup .pytest_cache .mypy_cache .ruff_cache eval-results

@@ -82,7 +82,7 @@ def covidqa_cases(src: Path, suite_path: Path, **_: Any) -> list[Case]:
     return out
 
 
-_TRAILING = re.compile(r"\s*\?*\s*$")
+_TRAILING = re.compile(r"[\s?]*$")
 
 
 def _followup(question: str, focus: str, rng: random.Random) -> str | None:

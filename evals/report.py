@@ -153,12 +153,12 @@ def render_report(run: Run, thresholds: list[str] | None = None) -> str:
                                  for t in thresholds)))
     body.append("<h2>Metrics</h2><p class='muted'>Definitions: evals/README.md. Baselines are "
                 "retrieval only; they retrieve with the system's standalone question.</p>")
+    if len(run.suites) > 1:
+        body.append(_metric_table("all suites", run.metrics(), run.baselines()))
     for s in run.suites:
         rows = [r for r in run.results if r.suite == s.name]
         body.append(_metric_table(f"{s.name} ({len(s.cases)} cases)",
                                   answer_metrics(rows, disclaimer()), baseline_metrics(rows)))
-    if len(run.suites) > 1:
-        body.append(_metric_table("all suites", run.metrics(), run.baselines()))
     body.append("<h2>Plots</h2>" + _plots(run))
     cal = run.judge_calibration
     if cal:
