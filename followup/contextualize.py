@@ -57,6 +57,8 @@ _FOCUS_PATTERNS = [
         r"^\s*(?:what|who)\s+(?:is|are)\s+(?:an?\s+|the\s+)?(?P<f>.+?)\s*\??\s*$",
         r"^\s*how\s+(?:should|do|does|can|is|are|must)\s+(?P<f>.+?)\s+(?:be\s+)?\w+ed\s*\??\s*$",
         r"^\s*how\s+(?:to|do you|do I|should I|can I)\s+\w+\s+(?P<f>.+?)\s*\??\s*$",
+        r"^\s*how\s+(?:much|often|long|fast|quickly|soon)\s+(?:should|do|does|can|is|are|must|"
+        r"will)\s+(?P<f>.+?)\s+be\s+\w+ed\b",
         r"^\s*(?:is|are|can|does|do|should)\s+(?P<f>.+?)\s+(?:cause|causes|safe|interact|"
         r"affect|raise|increase|lower|need)\b",
     )
@@ -96,6 +98,11 @@ def focus_of(question: str) -> str:
                 # keep the phrase as written, without a leading article
                 return re.sub(r"^(?:the|a|an)\s+", "", f, flags=re.IGNORECASE)
     return " ".join(_content_words(q))
+
+
+_AUX = r"(?:is|are|was|were|can|could|does|do|did|should|will|would|has|have|must)"
+_QUESTION_START = re.compile(  # a whole question: "How is …", "Is …" (not "What dose for …")
+    rf"^\s*(?:(?:what|how|who|when|why|which|where)\s+{_AUX}|{_AUX})\b", re.IGNORECASE)
 
 
 def _has_own_subject(question: str, topic: str) -> bool:
@@ -144,7 +151,11 @@ def _step(question: str, prev: str | None, prev_focus: str | None,
     if not content or (len(content) <= 2 and not _has_own_subject(q, topic)):
         standalone = f"{q.rstrip(' ?.')} ({topic})?"
         return Interpretation(standalone, True, topic, topic)
-    if len(content) <= 2 and len(q.split()) <= 5:
+    if len(content) <= 2 and len(q.split()) <= 5 and not (
+            _QUESTION_START.match(q) and len(content) == 2 and _has_own_subject(q, topic)):
+        # a short question naming one thing ("In pregnancy?", "When is the risk highest?") is
+        # a follow-up; a whole question naming a two-word subject of its own ("How is
+        # multiple sclerosis diagnosed?") is a change of topic
         # a short question naming one thing ("In pregnancy?", "For children?"): a follow-up
         standalone = f"{prev.rstrip(' ?.')} — {q.rstrip(' ?.')}?"
         return Interpretation(standalone, True, topic, topic)

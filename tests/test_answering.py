@@ -212,3 +212,14 @@ def test_other_names_of_a_drug_find_its_article(engine: Engine) -> None:
     assert answer.standalone_question == "How much paracetamol (acetaminophen) can I take in a day?"
     assert "acetaminophen-dosing-hepatotoxicity" in [p.chunk.article_id
                                                      for p in answer.passages[:3]]
+
+
+def test_a_whole_question_with_its_own_subject_changes_topic() -> None:
+    from followup.contextualize import Turn, interpret
+
+    gaba = [Turn("user", "Does gabapentin cause withdrawal symptoms?")]
+    ms = interpret("How is multiple sclerosis diagnosed?", gaba)
+    assert (ms.standalone, ms.is_followup) == ("How is multiple sclerosis diagnosed?", False)
+    assert interpret("When is the risk highest?", gaba).is_followup
+    steroid = [Turn("user", "Does a patient tapering long-term prednisone need stress dosing?")]
+    assert "prednisone" in interpret("What dose for major surgery?", steroid).standalone
