@@ -29,13 +29,24 @@ GROUPS: tuple[tuple[str, ...], ...] = (
     ("diuretic", "water pill"),
 )
 
+# A drug and its class, for articles that speak of the class ("NSAIDs add bleeding risk").
+CLASSES: dict[str, str] = {
+    **dict.fromkeys(("ibuprofen", "naproxen", "diclofenac", "celecoxib", "indomethacin",
+                     "ketorolac", "meloxicam", "ketoprofen", "etoricoxib"), "NSAID"),
+    **dict.fromkeys(("omeprazole", "esomeprazole", "lansoprazole", "pantoprazole",
+                     "rabeprazole", "dexlansoprazole"), "proton pump inhibitor"),
+    **dict.fromkeys(("sertraline", "fluoxetine", "citalopram", "escitalopram", "paroxetine",
+                     "fluvoxamine"), "SSRI"),
+}
+
 _PATTERNS = [[re.compile(rf"(?<![\w-]){re.escape(n)}(?![\w-])", re.IGNORECASE) for n in g]
              for g in GROUPS]
 
 
 def with_synonyms(question: str) -> str:
     """The question with the main name of a group in parentheses after another name of it
-    ("paracetamol (acetaminophen)"), unless the main name is there already."""
+    ("paracetamol (acetaminophen)"), unless the main name is there already, and a drug's
+    class after the drug ("ibuprofen (an NSAID)") unless the class is named."""
     out = question
     for group, patterns in zip(GROUPS, _PATTERNS, strict=True):
         found = [(i, p.search(out)) for i, p in enumerate(patterns)]
@@ -46,4 +57,13 @@ def with_synonyms(question: str) -> str:
         if i == 0 or m is None:
             continue
         out = f"{out[: m.end()]} ({group[0]}){out[m.end():]}"
+    for drug, cls in CLASSES.items():
+        m = re.search(rf"(?<![\w-]){drug}(?![\w-])", out, re.IGNORECASE)
+        names = next((g for g in GROUPS if cls in g), (cls,))
+        named = any(re.search(rf"(?<![\w-]){re.escape(n)}s?(?![\w-])", out, re.IGNORECASE)
+                    for n in names)
+        if m and not named:
+            article = "an" if (cls[0] in "AEFHILMNORSX" if cls.isupper()
+                               else cls[0] in "aeiou") else "a"
+            out = f"{out[: m.end()]} ({article} {cls}){out[m.end():]}"
     return out

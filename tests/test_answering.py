@@ -208,6 +208,10 @@ def test_other_names_of_a_drug_find_its_article(engine: Engine) -> None:
     assert with_synonyms("Does acetaminophen harm the liver?") == (
         "Does acetaminophen harm the liver?")
     assert with_synonyms("paracetamol or acetaminophen?") == "paracetamol or acetaminophen?"
+    assert with_synonyms("Can I take ibuprofen with warfarin?") == (
+        "Can I take ibuprofen (an NSAID) with warfarin?")
+    assert with_synonyms("Is omeprazole as bad as other PPIs?") == (
+        "Is omeprazole as bad as other PPIs?")  # the class is named already
     answer = engine.ask("How much paracetamol can I take in a day?")
     assert answer.standalone_question == "How much paracetamol (acetaminophen) can I take in a day?"
     assert "acetaminophen-dosing-hepatotoxicity" in [p.chunk.article_id
