@@ -266,12 +266,14 @@ class Runner:
 
         out: list[Any] = []
         if isinstance(target, EngineTarget):
-            out += [StoreBaseline("bm25", target.engine, "bm25"),
-                    StoreBaseline("dense", target.engine, "dense")]
+            out += [StoreBaseline(m, target.engine, m) for m in ("bm25", "dense")
+                    if m in suite.baselines]
         else:
             self.notes.append(f"{suite.name}: bm25/dense baselines need a local store "
                               "(not with --url)")
-        if suite.corpus:
+        if "langchain-default" not in suite.baselines:
+            pass
+        elif suite.corpus:
             folder = self.settings.eval_dir / f"lc-{corpus_store(self.settings, suite.corpus).name}"
             out.append(LangChainDefault(folder, suite.corpus, self.embedder()))
         else:

@@ -18,7 +18,8 @@ import yaml
 
 from followup.errors import UsageError
 
-SUITE_KEYS = {"name", "description", "corpus", "cases", "generate"}
+SUITE_KEYS = {"name", "description", "corpus", "cases", "generate", "baselines"}
+BASELINES = ("bm25", "dense", "langchain-default")
 CASE_KEYS = {"id", "audience", "turns", "tags"}
 TURN_KEYS = {"ask", "expect", "gold"}
 GOLD_KEYS = {"article", "span", "text"}
@@ -98,6 +99,7 @@ class Suite:
     cases: list[Case]
     corpus: list[Path] = field(default_factory=list)
     description: str = ""
+    baselines: tuple[str, ...] = BASELINES  # which baselines run with --baselines
 
 
 def normalise(text: str) -> str:
@@ -259,7 +261,12 @@ def load_suite(path: Path | str) -> Suite:
         if c.id in seen:
             raise SuiteError(path, "duplicate case id", c.id)
         seen.add(c.id)
-    return Suite(name, path, cases, corpus, str(raw.get("description") or ""))
+    wanted = raw.get("baselines", list(BASELINES))
+    if wanted is False:
+        wanted = []
+    if not isinstance(wanted, list) or any(b not in BASELINES for b in wanted):
+        raise SuiteError(path, f"baselines must be a list of {', '.join(BASELINES)} (or false)")
+    return Suite(name, path, cases, corpus, str(raw.get("description") or ""), tuple(wanted))
 
 
 def find_suites(paths: list[str] | list[Path]) -> list[Path]:

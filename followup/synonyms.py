@@ -58,12 +58,12 @@ def with_synonyms(question: str) -> str:
             continue
         out = f"{out[: m.end()]} ({group[0]}){out[m.end():]}"
     for drug, cls in CLASSES.items():
-        m = re.search(rf"(?<![\w-]){drug}(?![\w-])", out, re.IGNORECASE)
+        hit = re.search(rf"(?<![\w-]){drug}(?![\w-])", out, re.IGNORECASE)
         names = next((g for g in GROUPS if cls in g), (cls,))
         named = any(re.search(rf"(?<![\w-]){re.escape(n)}s?(?![\w-])", out, re.IGNORECASE)
                     for n in names)
-        if m and not named:
+        if hit and not named:
             article = "an" if (cls[0] in "AEFHILMNORSX" if cls.isupper()
                                else cls[0] in "aeiou") else "a"
-            out = f"{out[: m.end()]} ({article} {cls}){out[m.end():]}"
+            out = f"{out[: hit.end()]} ({article} {cls}){out[hit.end():]}"
     return out
