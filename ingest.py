@@ -160,7 +160,8 @@ def ingest(
 
         queued = 0
         for article, existed in todo:
-            chunks = chunk_article(article, settings.chunk_max_chars)
+            chunks = chunk_article(article, settings.chunk_max_chars,
+                                   settings.chunk_overlap_chars)
             if not chunks:
                 report.failed.append({"path": article.source_path,
                                       "reason": f"{article.id}: no text to index"})

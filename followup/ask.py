@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
+
 from followup.answers import Answer
 from followup.compose import compose_extractive
 from followup.contextualize import Interpretation, Turn, interpret
@@ -32,6 +34,7 @@ from followup.text import term_set
 from retriever.hybrid import HybridRetriever, Passage
 
 AUDIENCES = ("clinician", "patient")
+_SENTENCE_VECTORS_MAX = 20_000  # ~30 MB of 384-float vectors
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
 
@@ -108,6 +111,8 @@ class Engine:
         self.retriever.lexical()  # load or build the BM25 index now, not on the first question
         self.chat_model = chat_model if chat_model is not None else get_chat_model(settings)
         self.mode = "extractive" if self.chat_model is None else (settings.llm or "llm")
+        # sentence embeddings of answers composed so far (follow-ups re-read the same passages)
+        self._sentence_vectors: dict[tuple[str, str, int], np.ndarray] = {}
 
     def ask_stream(self, question: str, history: Sequence[Turn] | str | None = None,
                    audience: str = "clinician") -> Iterator[dict[str, Any]]:
@@ -181,8 +186,14 @@ class Engine:
                 notices.append(f"{exc}; this answer was composed extractively from the "
                                "passages instead")
         if answering:
-            comp = compose_extractive(interp.standalone, answering, self.embedder,
-                                      self.retriever.lexical().idf, audience=audience)
+            if len(self._sentence_vectors) > _SENTENCE_VECTORS_MAX:
+                self._sentence_vectors.clear()
+            comp = compose_extractive(
+                interp.standalone, answering, self.embedder, self.retriever.lexical().idf,
+                audience=audience,
+                question_vector=self.retriever.query_vector(interp.standalone),
+                sentence_terms=lambda c: self.retriever.chunk_terms(c).sentences,
+                vector_cache=self._sentence_vectors)
             if comp.sentences:
                 answer.sentences, answer.references = comp.sentences, comp.references
                 answer.abstained = False

@@ -3,8 +3,10 @@
 A chunk holds whole sentences of one section, each with its own citation numbers, so an answer
 can cite exactly what one sentence cites. Chunks never cross sections; the direct answer is its
 own chunk; disclaimer and page chrome never become chunks. A long section is split on sentence
-boundaries (LangChain's RecursiveCharacterTextSplitter packs one-sentence lines) and every piece
-carries the section heading as context.
+boundaries (LangChain's RecursiveCharacterTextSplitter packs one-sentence lines, 1000 characters
+with up to 200 of whole sentences carried over from the previous piece, LangChain's default
+sizes) and every piece carries the section heading as context. The overlap keeps a passage that
+straddles two pieces whole in one of them.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from followup.articles import Article, Section, Sentence
 
-CHUNKER_VERSION = "1"
+CHUNKER_VERSION = "2"  # 2: overlapping runs (chunk_overlap_chars)
 
 
 @dataclass(frozen=True)
@@ -72,13 +74,15 @@ def chunk_id(article_id: str, article_hash: str, ordinal: int) -> str:
     return f"{article_id}@{article_hash[:12]}#{ordinal:04d}"
 
 
-def _pack(section: Section, max_chars: int) -> list[tuple[Sentence, ...]]:
-    """Group a section's sentences into runs of at most ``max_chars`` (a long sentence alone)."""
+def _pack(section: Section, max_chars: int, overlap_chars: int = 0) -> list[tuple[Sentence, ...]]:
+    """Group a section's sentences into runs of at most ``max_chars`` (a long sentence alone);
+    each run after the first starts with the previous run's last sentences that fit in
+    ``overlap_chars``, so a passage that straddles two runs is whole in one of them."""
     lines = [s.text.replace("\n", " ") for s in section.sentences]
     joined = "\n".join(lines)
     splitter = RecursiveCharacterTextSplitter(
         chunk_size=max_chars,
-        chunk_overlap=0,
+        chunk_overlap=min(overlap_chars, max_chars // 2),
         separators=["\n"],
         keep_separator=False,
         add_start_index=True,
@@ -90,26 +94,28 @@ def _pack(section: Section, max_chars: int) -> list[tuple[Sentence, ...]]:
         starts.append(pos)
         pos += len(line) + 1
     groups: list[tuple[Sentence, ...]] = []
-    taken = 0
+    taken: set[int] = set()
     for doc in splitter.create_documents([joined]):
         lo = int(doc.metadata["start_index"])
         hi = lo + len(doc.page_content)
         members = [i for i, st in enumerate(starts) if lo <= st < hi]
-        if members:
+        if members and not set(members) <= taken:  # a run adding nothing new is dropped
             groups.append(tuple(section.sentences[i] for i in members))
-            taken += len(members)
-    if taken != len(section.sentences):  # never lose a sentence, whatever the splitter did
+            taken.update(members)
+    if len(taken) != len(section.sentences):  # never lose a sentence, whatever the splitter did
         raise AssertionError(f"chunking lost sentences in section {section.heading!r}")
     return groups
 
 
-def chunk_article(article: Article, max_chars: int = 700) -> list[Chunk]:
-    """Split an article into citation-aware chunks (direct answer first, then sections)."""
+def chunk_article(article: Article, max_chars: int = 1000, overlap_chars: int = 200
+                  ) -> list[Chunk]:
+    """Split an article into citation-aware chunks (direct answer first, then sections);
+    consecutive chunks of a section share up to ``overlap_chars`` of whole sentences."""
     chunks: list[Chunk] = []
     for section in article.sections:
         if not section.sentences:
             continue
-        for group in _pack(section, max_chars):
+        for group in _pack(section, max_chars, overlap_chars):
             cited = {n for s in group for n in s.citations}
             ordinal = len(chunks)
             chunks.append(

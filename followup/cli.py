@@ -138,7 +138,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         raise errors[0] if errors else UsageError(f"{args.file}: nothing to inspect")
     docs = []
     for article in articles:
-        chunks = chunk_article(article, settings.chunk_max_chars)
+        chunks = chunk_article(article, settings.chunk_max_chars, settings.chunk_overlap_chars)
         docs.append({
             "article": {
                 "id": article.id,

@@ -11,7 +11,7 @@ preferred (long words, parentheses and dense numbers cost).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,6 +39,7 @@ class _Candidate:
     score: float
     dense: float
     lexical: float
+    terms: frozenset[str]
 
 
 def jargon(text: str) -> float:
@@ -80,8 +81,18 @@ def compose_extractive(
     max_sentences: int = 4,
     passages_used: int = 5,
     max_embedded: int = 10,
+    question_vector: np.ndarray | None = None,
+    sentence_terms: Callable[[Chunk], Sequence[frozenset[str]]] | None = None,
+    vector_cache: MutableMapping[tuple[str, str, int], np.ndarray] | None = None,
 ) -> Composition:
-    """Pick and cite sentences; empty ``sentences`` when none is relevant enough."""
+    """Pick and cite sentences; empty ``sentences`` when none is relevant enough.
+
+    Args:
+        question_vector: the question's embedding when the caller has it (retrieval did).
+        sentence_terms: the term sets of a chunk's sentences, when the caller caches them.
+        vector_cache: sentence embeddings kept between calls, by (article id, article hash,
+            sentence start): the same sentence of the same article version, whatever chunk.
+    """
     if not passages:
         return Composition([], [], 0.0)
     top = passages[0].score or 1.0
@@ -91,29 +102,31 @@ def compose_extractive(
     total = sum(weights.values()) or 1.0
     # Lexical pre-score; only the most promising sentences are embedded (latency).
     scored = []
+    seen: set[tuple[str, int]] = set()
     for rank, p in enumerate(pool):
         field_lex = sum(w for t, w in weights.items() if t in term_set(p.chunk.section)) / total
-        for s in p.chunk.sentences:
-            st = term_set(s.text)
+        sets = (sentence_terms(p.chunk) if sentence_terms is not None
+                else [term_set(s.text) for s in p.chunk.sentences])
+        for s, st in zip(p.chunk.sentences, sets, strict=True):
+            if (p.chunk.article_id, s.start) in seen:  # overlapping chunks share sentences
+                continue
+            seen.add((p.chunk.article_id, s.start))
             lex = sum(w for t, w in weights.items() if t in st) / total
-            scored.append((lex + 0.3 * p.score / top, rank, p, s, lex, field_lex))
+            scored.append((lex + 0.3 * p.score / top, rank, p, s, lex, field_lex, st))
     if not scored:
         return Composition([], [], 0.0)
     scored.sort(key=lambda x: x[0], reverse=True)
     scored = scored[:max_embedded]
-    # A sentence's first 300 characters carry its meaning; long list items would cost
-    # hundreds of tokens each on one thread.
-    vectors = np.asarray(embedder.embed([question] + [normalise_space(x[3].text)[:300]
-                                                       for x in scored]))
-    dense = vectors[1:] @ vectors[0]
+    dense = _embed_sentences(question, [(x[2].chunk, x[3]) for x in scored], embedder,
+                             question_vector, vector_cache)
     cands: list[_Candidate] = []
-    for (_, rank, p, s, lex, field_lex), d in zip(scored, dense, strict=True):
+    for (_, rank, p, s, lex, field_lex, st), d in zip(scored, dense, strict=True):
         score = 0.5 * float(d) + 0.35 * lex + 0.1 * field_lex + 0.15 * (p.score / top)
         if p.chunk.kind == "answer":
             score += 0.03
         if audience == "patient":
             score -= 0.12 * jargon(s.text)
-        cands.append(_Candidate(rank, p, s, score, float(d), lex))
+        cands.append(_Candidate(rank, p, s, score, float(d), lex, st))
     cands.sort(key=lambda c: c.score, reverse=True)
     best = cands[0]
     chosen: list[_Candidate] = []
@@ -126,7 +139,7 @@ def compose_extractive(
             break
         if c.lexical == 0 and c.dense < 0.45:
             continue
-        ts = term_set(c.sentence.text)
+        ts = c.terms
         if any(_jaccard(ts, other) >= 0.6 for other in seen_terms):
             continue
         if len(normalise_space(c.sentence.text)) < 25:  # fragments ("Key Points") say nothing
@@ -144,6 +157,39 @@ def compose_extractive(
     chosen.sort(key=lambda c: (group_rank[(c.passage.chunk.article_id, c.passage.chunk.section)],
                                c.sentence.start))
     return _cite(chosen, best.score)
+
+
+_BATCH = 4  # texts per embedding call: sorted by length, small batches waste little on padding
+
+
+def _embed_sentences(
+    question: str,
+    items: Sequence[tuple[Chunk, Sentence]],
+    embedder: Embedder,
+    question_vector: np.ndarray | None,
+    cache: MutableMapping[tuple[str, str, int], np.ndarray] | None,
+) -> np.ndarray:
+    """Cosine of each sentence to the question (embeddings are normalised)."""
+    q = question_vector if question_vector is not None else np.asarray(
+        embedder.embed([question])[0], dtype=np.float32)
+    keys = [(c.article_id, c.article_hash, s.start) for c, s in items]
+    vectors: dict[tuple[str, str, int], np.ndarray] = {}
+    if cache is not None:
+        vectors.update((k, cache[k]) for k in keys if k in cache)
+    # A sentence's first 300 characters carry its meaning; long list items would cost
+    # hundreds of tokens each on one thread.
+    todo = sorted({k: normalise_space(s.text)[:300] for k, (_, s) in zip(keys, items,
+                                                                         strict=True)
+                   if k not in vectors}.items(), key=lambda kv: len(kv[1]), reverse=True)
+    for lo in range(0, len(todo), _BATCH):
+        batch = todo[lo: lo + _BATCH]
+        for (k, _), v in zip(batch, embedder.embed([t for _, t in batch]), strict=True):
+            vectors[k] = np.asarray(v, dtype=np.float32)
+            if cache is not None:
+                cache[k] = vectors[k]
+    if not keys:
+        return np.zeros(0, dtype=np.float32)
+    return np.stack([vectors[k] for k in keys]) @ q
 
 
 class ReferenceBook:

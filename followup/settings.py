@@ -52,10 +52,17 @@ class Settings(BaseSettings):
         description="torch intra-op threads; None keeps torch's default (all cores).",
     )
     chunk_max_chars: int = Field(
-        default=700,
+        default=1000,
         ge=200,
         le=4000,
         description="Largest chunk body in characters; a longer single sentence stays whole.",
+    )
+    chunk_overlap_chars: int = Field(
+        default=200,
+        ge=0,
+        le=2000,
+        description="Whole sentences, up to this many characters, that a chunk carries over "
+        "from the end of the previous chunk of its section (at most half of chunk_max_chars).",
     )
     max_article_bytes: int = Field(
         default=5 * 1024 * 1024,
@@ -129,14 +136,19 @@ class Settings(BaseSettings):
         default=40, ge=5, le=500, description="Candidates taken from each of dense and BM25."
     )
     dense_weight: float = Field(
-        default=0.5, ge=0.0, le=1.0, description="Weight of the dense cosine in the fusion."
+        default=0.8, ge=0.0, le=1.0, description="Weight of the dense cosine in the fusion."
     )
     coverage_weight: float = Field(
         default=0.2, ge=0.0, le=2.0, description="Second stage: query-term coverage weight."
     )
     window_weight: float = Field(
-        default=0.0, ge=0.0, le=2.0,
+        default=0.4, ge=0.0, le=2.0,
         description="Second stage: best coverage by two consecutive sentences (weight).",
+    )
+    phrase_weight: float = Field(
+        default=0.2, ge=0.0, le=2.0,
+        description="Second stage: share of the question's adjacent term pairs found adjacent in "
+        "the passage (weight).",
     )
     field_weight: float = Field(
         default=0.1, ge=0.0, le=2.0, description="Second stage: title/section match weight."

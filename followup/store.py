@@ -25,7 +25,7 @@ import chromadb
 from chromadb.config import Settings as ChromaSettings
 
 from followup.articles import Sentence
-from followup.chunks import CHUNKER_VERSION, Chunk
+from followup.chunks import CHUNKER_VERSION, Chunk, chunk_id
 from followup.embedders import describe_embedder
 from followup.errors import (
     FingerprintMismatchError,
@@ -62,7 +62,8 @@ def article_version(article_id: str, content_hash: str) -> str:
 def fingerprint(settings: Settings) -> str:
     """What the index was built with; a different value means vectors are not comparable."""
     model, dim = describe_embedder(settings)
-    return f"{model}|dim={dim}|chunker={CHUNKER_VERSION}|max_chars={settings.chunk_max_chars}"
+    return (f"{model}|dim={dim}|chunker={CHUNKER_VERSION}|max_chars={settings.chunk_max_chars}"
+            f"|overlap={settings.chunk_overlap_chars}")
 
 
 def _client(settings: Settings) -> Any:
@@ -138,6 +139,8 @@ class ChunkStore:
         self._manifest = manifest
         self._manifest_cache: dict[str, ManifestEntry] | None = None
         self._signature: str | None = None  # of the cached manifest; reset when it changes
+        self._valid: tuple[str, frozenset[str]] | None = None  # (signature, versions)
+        self._count: tuple[str, int] | None = None  # (signature, collection size)
 
     @property
     def name(self) -> str:
@@ -182,7 +185,7 @@ class ChunkStore:
         """Committed chunks by id, with their stored embeddings."""
         if not ids:
             return {}
-        valid = {e.version for e in self.manifest().values()}
+        valid = self._valid_versions()
         res = self._guard(
             lambda: self._chunks.get(ids=list(ids), include=["metadatas", "embeddings"])
         )
@@ -197,31 +200,46 @@ class ChunkStore:
         entry = self.manifest().get(article_id)
         if entry is None:
             return []
-        res = self._guard(lambda: self._chunks.get(
-            where={"article_version": entry.version}, include=["metadatas"]))
+        ids = [chunk_id(article_id, entry.content_hash, n) for n in range(entry.chunks)]
+        res = self._guard(lambda: self._chunks.get(ids=ids, include=["metadatas"]))
         chunks = [chunk_from_record(i, m) for i, m in zip(res["ids"], res["metadatas"],
-                                                            strict=True)]
+                                                            strict=True)
+                  if m.get("article_version") == entry.version]
         return sorted(chunks, key=lambda c: c.ordinal)
+
+    def _valid_versions(self) -> frozenset[str]:
+        """Versions of the committed articles, computed once per manifest."""
+        sig = self.signature()
+        if self._valid is None or self._valid[0] != sig:
+            self._valid = (sig, frozenset(e.version for e in self.manifest().values()))
+        return self._valid[1]
+
+    def _committed_count(self) -> int:
+        """The collection's size, counted once per manifest (bounds a query's result count)."""
+        sig = self.signature()
+        if self._count is None or self._count[0] != sig:
+            self._count = (sig, self.count_chunks())
+        return self._count[1]
 
     def count_chunks(self) -> int:
         return int(self._guard(self._chunks.count))
 
     def iter_chunks(self) -> Iterator[Chunk]:
         """Every committed chunk (for lexical indexes and evaluation)."""
-        valid = {e.version for e in self.manifest().values()}
+        valid = self._valid_versions()
         for rid, meta in self._iter_records(self._chunks):
             if meta.get("article_version") in valid:
                 yield chunk_from_record(rid, meta)
 
     def search(self, embedding: Sequence[float], k: int) -> list[tuple[Chunk, float]]:
         """The ``k`` nearest committed chunks with cosine similarity, best first."""
-        valid = {e.version for e in self.manifest().values()}
+        valid = self._valid_versions()
         if not valid:
             return []
         res = self._guard(
             lambda: self._chunks.query(
                 query_embeddings=[list(embedding)],
-                n_results=min(k + 8, max(1, self.count_chunks())),
+                n_results=min(k + 8, max(1, self._committed_count())),
                 include=["metadatas", "distances"],
             )
         )

@@ -1,9 +1,10 @@
 """``followup bench tune``: choose the fusion and second-stage weights on data.
 
 Candidates are retrieved once per question with all their features (dense cosine, normalised
-BM25, query-term coverage, title/section match); the weights are then searched on a grid,
-re-scoring offline. Tuning sets: MedQuAD questions against their pages, and the even-numbered
-COVID-QA questions (passage level); the odd-numbered half is held out and reported.
+BM25, query-term coverage, title/section match, sentence-window coverage, phrase match); the
+weights are then searched on a grid, re-scoring offline. Tuning sets: MedQuAD questions against
+their pages, and a fixed random half of COVID-QA (passage level); the other half is held out
+and reported.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from followup.bench_ask import Query, _hit, _store, covidqa_queries
+from followup.bench_ask import Query, _hit, _store, covidqa_halves, covidqa_queries
 from followup.settings import Settings
 
 
@@ -40,11 +41,15 @@ def _features(retriever: Any, queries: Sequence[Query]) -> list[tuple[Query, lis
     return [(q, retriever.retrieve(q.text, 200)) for q in queries]
 
 
-def _score(data: list[tuple[Query, list[Any]]], w: float, a: float, b: float, k: int) -> float:
+Weights = tuple[float, float, float, float, float]  # dense, coverage, field, window, phrase
+
+
+def _score(data: list[tuple[Query, list[Any]]], weights: Weights, k: int) -> float:
+    w, a, b, c, d = weights
     hits = 0
     for q, cands in data:
         ranked = sorted(cands, key=lambda p: w * p.dense + (1 - w) * p.lexical + a * p.coverage
-                        + b * p.field, reverse=True)
+                        + b * p.field + c * p.window + d * p.phrase, reverse=True)
         hits += _hit(ranked, q, k)
     return hits / max(1, len(data))
 
@@ -55,9 +60,13 @@ def bench_tune(args: argparse.Namespace) -> int:
 
     datasets = Path(args.datasets)
     work = Path(args.workdir)
-    grid_w = [0.3, 0.4, 0.5, 0.6, 0.7]
-    grid_a = [0.0, 0.1, 0.2, 0.3, 0.5]
-    grid_b = [0.0, 0.05, 0.1, 0.2]
+    grid: list[Weights] = list(itertools.product(
+        [0.5, 0.6, 0.7, 0.8, 0.9],  # dense
+        [0.1, 0.2],  # coverage
+        [0.0, 0.1],  # field
+        [0.0, 0.2, 0.4, 0.6],  # window
+        [0.0, 0.1, 0.2],  # phrase
+    ))
     sets: dict[str, tuple[list[tuple[Query, list[Any]]], int]] = {}
 
     med = _store(work, "medquad", [str(datasets / "medquad")])
@@ -67,29 +76,31 @@ def bench_tune(args: argparse.Namespace) -> int:
     cov = _store(work, "covidqa", [str(datasets / "covid-qa" / "covidqa_dev.json")])
     engine = Engine(cov)
     r = HybridRetriever(engine.store, engine.embedder, cov)
-    cq = covidqa_queries(datasets / "covid-qa" / "covidqa_dev.json")
-    sets["covidqa-tune"] = (_features(r, cq[0::2]), 5)
-    held = _features(r, cq[1::2])
+    tune_half, held_half = covidqa_halves(
+        covidqa_queries(datasets / "covid-qa" / "covidqa_dev.json"))
+    sets["covidqa-tune"] = (_features(r, tune_half), 5)
+    held = _features(r, held_half)
 
+    names = ("dense_weight", "coverage_weight", "field_weight", "window_weight", "phrase_weight")
     rows = []
-    for w, a, b in itertools.product(grid_w, grid_a, grid_b):
-        scores = {name: _score(data, w, a, b, k) for name, (data, k) in sets.items()}
-        rows.append((sum(scores.values()) / len(scores), w, a, b, scores))
+    for weights in grid:
+        scores = {name: _score(data, weights, k) for name, (data, k) in sets.items()}
+        rows.append((sum(scores.values()) / len(scores), weights, scores))
     rows.sort(key=lambda r: r[0], reverse=True)
     print("best weights (mean of MedQuAD article hit@1 and COVID-QA tuning-half hit@5):")
-    for mean, w, a, b, scores in rows[:8]:
-        print(f"  dense_weight={w:.2f} coverage_weight={a:.2f} field_weight={b:.2f}  "
-              f"mean {mean:.3f}  " + "  ".join(f"{k} {v:.3f}" for k, v in scores.items()))
-    _, w, a, b, _ = rows[0]
-    held_hit = _score(held, w, a, b, 5)
+    for mean, weights, scores in rows[:8]:
+        print("  " + " ".join(f"{n}={v:.2f}" for n, v in zip(names, weights, strict=True))
+              + f"  mean {mean:.3f}  " + "  ".join(f"{k} {v:.3f}" for k, v in scores.items()))
+    best = rows[0][1]
+    held_hit = _score(held, best, 5)
     d = Settings()
-    current = _score(held, d.dense_weight, d.coverage_weight, d.field_weight, 5)
+    defaults: Weights = (d.dense_weight, d.coverage_weight, d.field_weight, d.window_weight,
+                         d.phrase_weight)
+    current = _score(held, defaults, 5)
     print(f"held-out COVID-QA half, hit@5 with the best weights: {held_hit:.3f}; with the "
           f"current defaults: {current:.3f}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"best": {"dense_weight": w,
-                                                        "coverage_weight": a,
-                                                        "field_weight": b},
+        Path(args.json).write_text(json.dumps({"best": dict(zip(names, best, strict=True)),
                                                "held_out_covidqa_hit@5": held_hit}, indent=2))
     return 0
 

@@ -2,12 +2,14 @@
 candidate, fused with a tuned weight, then re-scored by a second stage of our own.
 
 Second stage (no cross-encoder ships on PyPI): IDF-weighted query-term coverage of the passage,
-and of its title and section (field boost). The weights were tuned on MedQuAD questions against
-their own pages (see README, "Retrieval"), not on the evaluation sets.
+and of its title and section (field boost); the best coverage by two consecutive sentences
+(window: an answer sits in one place, not spread over the passage); the share of the question's
+adjacent term pairs that stand adjacent in the passage (phrase). Weights: README, "Retrieval".
 """
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,6 +26,24 @@ from followup.text import term_set, terms
 from retriever.lexical import LexicalIndex
 
 Mode = Literal["hybrid", "dense", "bm25"]
+_CACHE_MAX = 200_000  # chunks whose terms are kept (ids are versioned: never stale, only old)
+
+
+@dataclass(frozen=True)
+class ChunkTerms:
+    """A chunk's terms, computed once (one tokenizer pass over its sentences) and cached."""
+
+    body: frozenset[str]
+    fields: frozenset[str]  # title and section
+    pairs: frozenset[tuple[str, str]]  # adjacent terms of the text
+    sentences: tuple[frozenset[str], ...]
+
+    @classmethod
+    def of(cls, chunk: Chunk) -> ChunkTerms:
+        per = [terms(s.text) for s in chunk.sentences]
+        seq = [t for ts in per for t in ts]  # == terms(chunk.text): words never span a newline
+        return cls(frozenset(seq), term_set(f"{chunk.title} {chunk.section}"),
+                   frozenset(itertools.pairwise(seq)), tuple(frozenset(ts) for ts in per))
 
 
 @dataclass(frozen=True)
@@ -36,6 +56,8 @@ class Passage:
     lexical: float
     coverage: float
     field: float
+    window: float = 0.0
+    phrase: float = 0.0
 
 
 def lexical_folder(settings: Settings) -> Path:
@@ -66,8 +88,9 @@ class HybridRetriever:
         self.mode = mode
         self._lexical: LexicalIndex | None = None
         self._lock = threading.Lock()
-        self._terms: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
-        self._sentence_terms: dict[str, list[frozenset[str]]] = {}
+        self._terms: dict[str, ChunkTerms] = {}
+        self._query_vectors: dict[str, np.ndarray] = {}
+        self._cache_lock = threading.Lock()
 
     def lexical(self) -> LexicalIndex:
         with self._lock:
@@ -84,13 +107,15 @@ class HybridRetriever:
         """The ``k`` best passages for ``query``, best first."""
         s = self.settings
         n = s.retrieval_candidates
-        q_terms = list(dict.fromkeys(terms(query)))
+        q_seq = terms(query)
+        q_terms = list(dict.fromkeys(q_seq))
+        q_pairs = set(itertools.pairwise(q_seq))
         lex = self.lexical()
         lex_scores = lex.scores(q_terms)
         candidates: dict[str, tuple[Chunk, float]] = {}
         q_vec: np.ndarray | None = None
         if self.mode != "bm25":
-            q_vec = np.asarray(self.embedder.embed([query])[0], dtype=np.float32)
+            q_vec = self.query_vector(query)
             for chunk, cos in self.store.search(q_vec.tolist(), n):
                 candidates[chunk.id] = (chunk, cos)
         if self.mode != "dense":
@@ -106,10 +131,11 @@ class HybridRetriever:
         out: list[Passage] = []
         for cid, (chunk, cos) in candidates.items():
             lex_norm = lex.score_of(lex_scores, cid) / top_lex if top_lex > 0 else 0.0
-            body, fields = self._chunk_terms(chunk)
-            coverage = sum(w for t, w in weights.items() if t in body or t in fields) / total
-            field = sum(w for t, w in weights.items() if t in fields) / total
-            window = self._window(chunk, weights, total) if s.window_weight else 0.0
+            ct = self.chunk_terms(chunk)
+            coverage = sum(w for t, w in weights.items() if t in ct.body or t in ct.fields) / total
+            field = sum(w for t, w in weights.items() if t in ct.fields) / total
+            window = _window(ct.sentences, weights) / total if s.window_weight else 0.0
+            phrase = len(q_pairs & ct.pairs) / len(q_pairs) if q_pairs else 0.0
             if self.mode == "dense":
                 score = cos
             elif self.mode == "bm25":
@@ -117,35 +143,42 @@ class HybridRetriever:
             else:
                 score = (s.dense_weight * cos + (1 - s.dense_weight) * lex_norm
                          + s.coverage_weight * coverage + s.field_weight * field
-                         + s.window_weight * window)
-            out.append(Passage(chunk, score, cos, lex_norm, coverage, field))
+                         + s.window_weight * window + s.phrase_weight * phrase)
+            out.append(Passage(chunk, score, cos, lex_norm, coverage, field, window, phrase))
         out.sort(key=lambda p: p.score, reverse=True)
         return out[:k]
 
-    def _window(self, chunk: Chunk, weights: dict[str, float], total: float) -> float:
-        """Best IDF-weighted coverage of the question by two consecutive sentences: an
-        answer usually sits in one place, not spread over the passage."""
-        per = self._sentence_terms.get(chunk.id)
-        if per is None:
-            per = [term_set(x.text) for x in chunk.sentences]
-            if len(self._sentence_terms) > 200_000:
-                self._sentence_terms.clear()
-            self._sentence_terms[chunk.id] = per
-        best = 0.0
-        for i in range(len(per)):
-            pair = per[i] | per[i + 1] if i + 1 < len(per) else per[i]
-            best = max(best, sum(w for t, w in weights.items() if t in pair))
-        return best / total
+    def query_vector(self, query: str) -> np.ndarray:
+        """The query's embedding; the last few are kept, so composing the answer to the same
+        question does not embed it again."""
+        vec = self._query_vectors.get(query)
+        if vec is None:
+            vec = np.asarray(self.embedder.embed([query])[0], dtype=np.float32)
+            with self._cache_lock:
+                if len(self._query_vectors) >= 64:
+                    self._query_vectors.pop(next(iter(self._query_vectors)))
+                self._query_vectors[query] = vec
+        return vec
 
-    def _chunk_terms(self, chunk: Chunk) -> tuple[frozenset[str], frozenset[str]]:
-        """(text terms, title+section terms) of a chunk, cached: chunks are immutable."""
+    def chunk_terms(self, chunk: Chunk) -> ChunkTerms:
+        """The chunk's terms, cached: a chunk id names one version of its article."""
         cached = self._terms.get(chunk.id)
         if cached is None:
-            cached = (term_set(chunk.text), term_set(f"{chunk.title} {chunk.section}"))
-            if len(self._terms) > 200_000:
+            cached = ChunkTerms.of(chunk)
+            if len(self._terms) > _CACHE_MAX:
                 self._terms.clear()
             self._terms[chunk.id] = cached
         return cached
 
     def retrieve_many(self, queries: Sequence[str], k: int = 8) -> list[list[Passage]]:
         return [self.retrieve(q, k) for q in queries]
+
+
+def _window(sentences: Sequence[frozenset[str]], weights: dict[str, float]) -> float:
+    """Best IDF weight of the question's terms found in two consecutive sentences: an answer
+    usually sits in one place, not spread over the passage."""
+    best = 0.0
+    for i, one in enumerate(sentences):
+        pair = one | sentences[i + 1] if i + 1 < len(sentences) else one
+        best = max(best, sum(w for t, w in weights.items() if t in pair))
+    return best

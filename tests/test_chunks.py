@@ -1,7 +1,10 @@
 """Chunk invariants, property-based: no citation lost, every sentence verbatim at its span,
-chunks never cross sections, the direct answer is its own chunk, no disclaimer chunks."""
+chunks never cross sections, the direct answer is its own chunk, no disclaimer chunks, and
+consecutive chunks of a section overlap only by whole sentences carried from the previous one."""
 
 from __future__ import annotations
+
+import itertools
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -36,25 +39,40 @@ def _render(answer: list[str], sections: list) -> tuple[str, list]:  # type: ign
     return "\n".join(lines), expected
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(st.lists(word, min_size=1, max_size=30), st.lists(section, min_size=1, max_size=4),
-       st.integers(200, 900))
-def test_chunk_invariants(answer: list[str], sections: list, max_chars: int) -> None:  # type: ignore[type-arg]
+       st.integers(200, 1200), st.integers(0, 300))
+def test_chunk_invariants(answer: list[str], sections: list, max_chars: int,  # type: ignore[type-arg]
+                          overlap: int) -> None:
     text, expected = _render(answer, sections)
     article = parse_article_text(text, "gen.md")
-    chunks = chunk_article(article, max_chars)
+    chunks = chunk_article(article, max_chars, overlap)
     assert chunks[0].kind == "answer" and chunks[0].section == "Answer"
     assert all(c.kind == "section" for c in chunks[1:])
     got = []
+    seen: set[tuple[str, int]] = set()
     for c in chunks:
         for s in c.sentences:
             assert text[s.start:s.end] == s.text  # verbatim at its span
             assert c.section in {h for h, _, _ in expected} | {"Answer"}
-            got.append((c.section, s.text, s.citations))
+            if (c.section, s.start) not in seen:  # a carried-over sentence counts once
+                seen.add((c.section, s.start))
+                got.append((c.section, s.text, s.citations))
         if len(c.sentences) > 1:
             assert len(c.text) <= max_chars
         assert set(c.references) == set(c.citations)
         assert "Not a chunk" not in c.text
+    # overlap: a chunk starts with (at most ``overlap`` characters of) the previous chunk's
+    # last sentences, then only new ones; without overlap, chunks share nothing
+    for prev, cur in itertools.pairwise(chunks):
+        if prev.section != cur.section:
+            continue
+        shared = [s for s in cur.sentences if s in prev.sentences]
+        assert tuple(shared) == cur.sentences[:len(shared)] == prev.sentences[
+            len(prev.sentences) - len(shared):]
+        assert len(shared) < len(cur.sentences)
+        assert not shared or len("\n".join(s.text for s in shared)) <= min(overlap,
+                                                                            max_chars // 2)
     body = [g for g in got if g[0] != "Answer"]
     # no sentence and no citation lost, in order, each in its own section
     assert body == expected
@@ -69,9 +87,9 @@ def test_real_articles_chunk_cleanly() -> None:
         if path.name == "README.md":
             continue
         article = parse_article_text(path.read_text(encoding="utf-8"), str(path))
-        chunks = chunk_article(article, 700)
+        chunks = chunk_article(article)
         sent_total = sum(len(s.sentences) for s in article.sections)
-        assert sum(len(c.sentences) for c in chunks) == sent_total
+        assert len({(c.section, s.start) for c in chunks for s in c.sentences}) == sent_total
         all_cited = {n for c in chunks for n in c.citations}
         assert all_cited == article.cited_numbers()
         ids = [c.id for c in chunks]
