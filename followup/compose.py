@@ -159,9 +159,6 @@ def compose_extractive(
     return _cite(chosen, best.score)
 
 
-_BATCH = 4  # texts per embedding call: sorted by length, small batches waste little on padding
-
-
 def _embed_sentences(
     question: str,
     items: Sequence[tuple[Chunk, Sentence]],
@@ -178,12 +175,10 @@ def _embed_sentences(
         vectors.update((k, cache[k]) for k in keys if k in cache)
     # A sentence's first 300 characters carry its meaning; long list items would cost
     # hundreds of tokens each on one thread.
-    todo = sorted({k: normalise_space(s.text)[:300] for k, (_, s) in zip(keys, items,
-                                                                         strict=True)
-                   if k not in vectors}.items(), key=lambda kv: len(kv[1]), reverse=True)
-    for lo in range(0, len(todo), _BATCH):
-        batch = todo[lo: lo + _BATCH]
-        for (k, _), v in zip(batch, embedder.embed([t for _, t in batch]), strict=True):
+    todo = {k: normalise_space(s.text)[:300] for k, (_, s) in zip(keys, items, strict=True)
+            if k not in vectors}
+    if todo:
+        for k, v in zip(todo, embedder.embed(list(todo.values())), strict=True):
             vectors[k] = np.asarray(v, dtype=np.float32)
             if cache is not None:
                 cache[k] = vectors[k]

@@ -41,9 +41,20 @@ def words(text: str) -> list[str]:
     return out
 
 
+def _is_term(w: str) -> bool:
+    return (w not in STOPWORDS and len(w) > 1) or w.isdigit()
+
+
+@lru_cache(maxsize=200_000)
+def _token_terms(token: str) -> tuple[str, ...]:
+    """The terms of one word token: itself and, when hyphenated, its parts (as ``words``)."""
+    parts = [token] + ([p for p in token.split("-") if p] if "-" in token else [])
+    return tuple(stem(w) for w in parts if _is_term(w))
+
+
 def terms(text: str) -> list[str]:
     """Stemmed content terms (stop words removed), in order, repeats kept."""
-    return [stem(w) for w in words(text) if (w not in STOPWORDS and len(w) > 1) or w.isdigit()]
+    return [t for w in _WORD.findall(text.lower()) for t in _token_terms(w)]
 
 
 def term_set(text: str) -> frozenset[str]:
