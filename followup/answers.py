@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from followup.text import normalise_space
+from followup.text import quote_text
 from retriever.hybrid import Passage
 
 
@@ -92,7 +92,7 @@ class Answer:
             if group != last_group:
                 paras.append([])
                 last_group = group
-            text = normalise_space(s.text)
+            text = quote_text(s.text)
             if text[-1:] not in ".!?:":
                 text += "."
             marks = "".join(f"[{n}]" for n in s.citations)

@@ -11,7 +11,7 @@ import html
 from collections.abc import Sequence
 from typing import Any
 
-from followup.text import normalise_space
+from followup.text import normalise_space, quote_text
 
 _EXTRA = str.maketrans({"`": "&#96;", "$": "&#36;", "{": "&#123;", "}": "&#125;"})
 
@@ -34,7 +34,7 @@ def _body(a: dict[str, Any], turn: int) -> str:
         if group != last:
             paras.append([])
             last = group
-        text = normalise_space(s["text"])
+        text = quote_text(s["text"])
         if text[-1:] not in ".!?:":
             text += "."
         marks = "".join(_marker(turn, n) for n in s["citations"])

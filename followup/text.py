@@ -68,3 +68,13 @@ def numbers(text: str) -> frozenset[str]:
 
 def normalise_space(text: str) -> str:
     return " ".join(text.split())
+
+
+_SOURCE_MARK = re.compile(r"\[(\d+(?:\s*[-–,]\s*\d+)*)\]")
+
+
+def quote_text(sentence: str) -> str:
+    """A source sentence as an answer shows it: white space normalised, and the source's own
+    bracketed reference numbers ("[12]", "[3-5]") in parentheses, so they are never mistaken for
+    the answer's citation markers."""
+    return _SOURCE_MARK.sub(r"(\1)", normalise_space(sentence))

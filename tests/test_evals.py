@@ -516,3 +516,11 @@ def test_gold_span_relevance_uses_offsets() -> None:
                                 turn)
     assert not passage_relevant({"article_id": "b", "text": "x", "start": 100, "end": 130},
                                 turn)
+
+
+def test_source_reference_numbers_never_look_like_our_markers() -> None:
+    from followup.text import quote_text
+
+    assert quote_text("Shedding lasts  2 weeks [12], or longer [3-5].") == (
+        "Shedding lasts 2 weeks (12), or longer (3-5).")
+    assert quote_text("Dose [see label] daily") == "Dose [see label] daily"
