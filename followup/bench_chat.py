@@ -28,6 +28,18 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background
         "--disable-dev-shm-usage"]
 
 
+def _conversations() -> list[tuple[list[str], str]]:
+    """The load: every conversation of the hand-written eval suites (87 conversations, 147
+    questions, both audiences), else the five fixed pairs above."""
+    try:
+        from evals.suite import load_suites
+
+        suites = load_suites([Path(__file__).resolve().parents[1] / "evals" / "suites"])
+    except Exception:
+        return [(list(pair), "clinician") for pair in QUESTIONS]
+    return [([t.ask for t in c.turns], c.audience) for s in suites for c in s.cases]
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -106,15 +118,24 @@ def bench_chat(args: argparse.Namespace) -> int:
         lock = threading.Lock()
         peak = [0.0]
 
+        conversations = _conversations()
+        print(f"load: {len(conversations)} conversations, "
+              f"{len({q for c, _ in conversations for q in c})} distinct questions",
+              flush=True)
+
         def session(n: int) -> None:
             client = Client(url, verbose=False)
-            first, follow = QUESTIONS[n % len(QUESTIONS)]
+            k = n * 7  # sessions start at different conversations and walk through them all
             while time.perf_counter() < stop_at:
+                turns, audience = conversations[k % len(conversations)]
+                k += 1
                 history: list[dict[str, str]] = []
-                for q in (first, follow):
+                for q in turns:
+                    if time.perf_counter() >= stop_at:
+                        break
                     t = time.perf_counter()
                     try:
-                        out = client.predict(q, json.dumps(history), "clinician",
+                        out = client.predict(q, json.dumps(history), audience,
                                              api_name="/ask")
                         with lock:
                             latencies.append(time.perf_counter() - t)
