@@ -16,6 +16,8 @@ from evals.metrics import KS, answer_metrics, baseline_metrics
 from evals.runner import SHOWN, Run
 from followup.prompts import disclaimer
 
+PASSING_SHOWN = 150
+
 CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1200px;color:#1d2330}
 h1{font-size:22px} h2{font-size:18px;margin-top:28px;border-bottom:1px solid #ddd}
@@ -184,12 +186,18 @@ def render_report(run: Run, thresholds: list[str] | None = None) -> str:
     failed = [c for c in cases if not c["passed"]]
     body.append(f"<h2>Cases</h2><p>{len(cases) - len(failed)}/{len(cases)} passed. Failed "
                 "cases first.</p>")
-    shown = failed + [c for c in cases if c["passed"]]
-    limit = 1500
-    body.extend(_case(c) for c in shown[:limit])
-    if len(shown) > limit:
-        body.append(f"<p class='muted'>… {len(shown) - limit} more passing cases in the "
-                    "JSON output.</p>")
+    # every failed case; passing ones up to PASSING_SHOWN per suite (all are in the JSON)
+    per_suite: dict[str, int] = {}
+    passing = []
+    for c in cases:
+        if c["passed"] and per_suite.get(c["suite"], 0) < PASSING_SHOWN:
+            per_suite[c["suite"]] = per_suite.get(c["suite"], 0) + 1
+            passing.append(c)
+    body.extend(_case(c) for c in failed + passing)
+    left = len(cases) - len(failed) - len(passing)
+    if left:
+        body.append(f"<p class='muted'>… {left} more passing cases in the JSON output "
+                    f"(the report shows {PASSING_SHOWN} per suite).</p>")
     return ("<!doctype html><html lang='en'><head><meta charset='utf-8'>"
             "<title>followup eval report</title><style>" + CSS + "</style></head><body>"
             + "".join(body) + "</body></html>")
