@@ -271,12 +271,10 @@ class Runner:
         else:
             self.notes.append(f"{suite.name}: bm25/dense baselines need a local store "
                               "(not with --url)")
-        if "langchain-default" not in suite.baselines:
-            pass
-        elif suite.corpus:
+        if "langchain-default" in suite.baselines and suite.corpus:
             folder = self.settings.eval_dir / f"lc-{corpus_store(self.settings, suite.corpus).name}"
             out.append(LangChainDefault(folder, suite.corpus, self.embedder()))
-        else:
+        elif "langchain-default" in suite.baselines:
             self.notes.append(f"{suite.name}: the langchain-default baseline needs the "
                               "suite's corpus")
         self._baselines[suite.name] = out
@@ -337,10 +335,9 @@ class Runner:
                 if n % 100 == 0:
                     self.log(f"  {n}/{len(suite.cases)} cases "
                              f"({time.perf_counter() - started:.0f} s)")
-        name = self.url or ("in-process, " + (self.settings.chroma_url or "suite stores"
-                                               if not self.explicit_store else
-                                               str(self.settings.chroma_url
-                                                   or self.settings.store_dir)))
+        store = (str(self.settings.chroma_url or self.settings.store_dir)
+                 if self.explicit_store else "suite stores")
+        name = self.url or f"in-process, {store}"
         return Run(list(suites), results, name, self.judge.name,
                    time.perf_counter() - t0, self.notes)
 

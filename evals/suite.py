@@ -116,15 +116,21 @@ def _str_list(value: Any, what: str, path: Path, case: str | None) -> list[str]:
     return [str(v) for v in value]
 
 
+def _check_keys(raw: dict[str, Any], known: set[str], path: Path, case: str | None = None,
+                where: str = "", noun: str = "key(s)") -> None:
+    """Unknown keys are errors that name the file, the case and the keys allowed."""
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise SuiteError(path, f"{where}unknown {noun} {', '.join(unknown)} "
+                               f"(known: {', '.join(sorted(known))})", case)
+
+
 def _expect(raw: Any, path: Path, case: str, n: int) -> dict[str, Any]:
     if raw is None:
         return {}
     if not isinstance(raw, dict):
         raise SuiteError(path, f"turn {n}: expect must be a mapping", case)
-    unknown = sorted(set(raw) - EXPECT_KEYS)
-    if unknown:
-        raise SuiteError(path, f"turn {n}: unknown expectation(s) {', '.join(unknown)} "
-                               f"(known: {', '.join(sorted(EXPECT_KEYS))})", case)
+    _check_keys(raw, EXPECT_KEYS, path, case, f"turn {n}: ", "expectation(s)")
     out: dict[str, Any] = {}
     for key, value in raw.items():
         if key in LIST_EXPECTS:
@@ -148,9 +154,7 @@ def _expect(raw: Any, path: Path, case: str, n: int) -> dict[str, Any]:
 def _gold(raw: Any, path: Path, case: str, n: int) -> Gold:
     if not isinstance(raw, dict) or "article" not in raw:
         raise SuiteError(path, f"turn {n}: gold must be a mapping with an article", case)
-    unknown = sorted(set(raw) - GOLD_KEYS)
-    if unknown:
-        raise SuiteError(path, f"turn {n}: unknown gold key(s) {', '.join(unknown)}", case)
+    _check_keys(raw, GOLD_KEYS, path, case, f"turn {n}: ", "gold key(s)")
     span = raw.get("span")
     if span is not None:
         if (not isinstance(span, list) or len(span) != 2
@@ -167,10 +171,7 @@ def parse_case(raw: Any, path: Path, index: int) -> Case:
     if not isinstance(cid, (str, int)) or not str(cid).strip():
         raise SuiteError(path, f"case #{index + 1} has no id")
     cid = str(cid)
-    unknown = sorted(set(raw) - CASE_KEYS)
-    if unknown:
-        raise SuiteError(path, f"unknown key(s) {', '.join(unknown)} "
-                               f"(known: {', '.join(sorted(CASE_KEYS))})", cid)
+    _check_keys(raw, CASE_KEYS, path, cid)
     audience = raw.get("audience", "clinician")
     if audience not in AUDIENCES:
         raise SuiteError(path, f"audience must be one of {', '.join(AUDIENCES)}, "
@@ -182,10 +183,7 @@ def parse_case(raw: Any, path: Path, index: int) -> Case:
     for n, t in enumerate(turns_raw, 1):
         if not isinstance(t, dict):
             raise SuiteError(path, f"turn {n} must be a mapping with ask", cid)
-        unknown = sorted(set(t) - TURN_KEYS)
-        if unknown:
-            raise SuiteError(path, f"turn {n}: unknown key(s) {', '.join(unknown)} "
-                                   f"(known: {', '.join(sorted(TURN_KEYS))})", cid)
+        _check_keys(t, TURN_KEYS, path, cid, f"turn {n}: ")
         ask = t.get("ask")
         if not isinstance(ask, str) or not ask.strip():
             raise SuiteError(path, f"turn {n}: ask must be a non-empty question", cid)
@@ -225,10 +223,7 @@ def load_suite(path: Path | str) -> Suite:
         raise SuiteError(path, f"not valid YAML: {exc}") from None
     if not isinstance(raw, dict):
         raise SuiteError(path, "a suite is a mapping with name and cases")
-    unknown = sorted(set(raw) - SUITE_KEYS)
-    if unknown:
-        raise SuiteError(path, f"unknown key(s) {', '.join(unknown)} "
-                               f"(known: {', '.join(sorted(SUITE_KEYS))})")
+    _check_keys(raw, SUITE_KEYS, path)
     name = str(raw.get("name") or path.stem)
     if ("cases" in raw) == ("generate" in raw):
         raise SuiteError(path, "a suite has either cases or generate (not both, not neither)")
@@ -240,9 +235,7 @@ def load_suite(path: Path | str) -> Suite:
         if not isinstance(spec, dict) or "from" not in spec:
             raise SuiteError(path, "generate must be a mapping with from: pubmedqa | covidqa | "
                                    "medquad-chains")
-        unknown = sorted(set(spec) - GENERATE_KEYS)
-        if unknown:
-            raise SuiteError(path, f"generate: unknown key(s) {', '.join(unknown)}")
+        _check_keys(spec, GENERATE_KEYS, path, where="generate: ")
         source = spec.get("path")
         if source is None:
             raise SuiteError(path, "generate needs a path (file or folder of the dataset)")
