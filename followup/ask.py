@@ -29,7 +29,7 @@ from followup.llm import LLMError, complete, get_chat_model, iter_tokens
 from followup.prompts import disclaimer, fixed_text, load_prompt, refusal
 from followup.settings import Settings
 from followup.store import ChunkStore, open_store
-from followup.synonyms import with_synonyms
+from followup.synonyms import concepts, with_synonyms
 from followup.text import term_set
 from retriever.hybrid import HybridRetriever, Passage
 
@@ -166,7 +166,7 @@ class Engine:
                         references=[], passages=passages, abstained=True,
                         disclaimer=disclaimer(), audience=audience,
                         is_followup=interp.is_followup, notices=notices, mode="extractive")
-        answering = self.answering(passages)
+        answering = self.answering(passages, interp.standalone)
         streamed = False
         if answering and self.chat_model is not None:
             try:
@@ -193,7 +193,7 @@ class Engine:
                 audience=audience,
                 question_vector=self.retriever.query_vector(interp.standalone),
                 sentence_terms=lambda c: self.retriever.chunk_terms(c).sentences,
-                vector_cache=self._sentence_vectors)
+                vector_cache=self._sentence_vectors, emphasis=_emphasis(text, interp))
             if comp.sentences:
                 answer.sentences, answer.references = comp.sentences, comp.references
                 answer.abstained = False
@@ -239,12 +239,32 @@ class Engine:
         is_followup = condensed.casefold() != text.casefold()
         return Interpretation(condensed, is_followup, offline.topic, offline.focus)
 
-    def answering(self, passages: Sequence[Passage]) -> list[Passage]:
+    def answering(self, passages: Sequence[Passage], question: str = "") -> list[Passage]:
         """The passages relevant enough to answer from (none: the answer is the refusal)."""
         s = self.settings
         return [p for p in passages
-                if (p.coverage >= s.answer_min_coverage and p.dense >= s.answer_min_dense)
+                if (self._coverage(p, question) >= s.answer_min_coverage
+                    and p.dense >= s.answer_min_dense)
                 or p.dense >= s.answer_strong_dense]
+
+    def _coverage(self, p: Passage, question: str) -> float:
+        """The passage's share of the question's IDF-weighted terms, where a thing named twice
+        ("ibuprofen (an NSAID)") counts once and is covered by either name."""
+        groups = concepts(question) if question else []
+        if not groups:
+            return p.coverage
+        idf = self.retriever.lexical().idf
+        ct = self.retriever.chunk_terms(p.chunk)
+        have = ct.body | ct.fields
+        grouped = {t for names in groups for name in names for t in name}
+        weights = {t: idf(t) for t in term_set(question) if t not in grouped}
+        total = sum(weights.values())
+        covered = sum(w for t, w in weights.items() if t in have)
+        for names in groups:
+            weight = max(sum(idf(t) for t in name) for name in names)
+            total += weight
+            covered += weight if any(name <= have for name in names) else 0.0
+        return covered / total if total else 0.0
 
     def _suggestions(self, answer: Answer, turns: Sequence[Turn]) -> list[str]:
         """2-4 questions the cited articles answer, from sections the conversation has not used."""
@@ -287,3 +307,10 @@ def _closest(passages: Sequence[Passage]) -> list[dict[str, str]]:
         if p.chunk.article_id not in seen:
             seen[p.chunk.article_id] = {"article_id": p.chunk.article_id, "title": p.chunk.title}
     return list(seen.values())[:3]
+
+
+def _emphasis(question: str, interp: Interpretation) -> frozenset[str]:
+    """A follow-up's own terms, not carried from the topic: what the clinician now asks about."""
+    if not interp.is_followup:
+        return term_set(question) - term_set(interp.focus)
+    return term_set(question) - term_set(interp.topic or "")

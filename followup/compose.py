@@ -84,6 +84,7 @@ def compose_extractive(
     question_vector: np.ndarray | None = None,
     sentence_terms: Callable[[Chunk], Sequence[frozenset[str]]] | None = None,
     vector_cache: MutableMapping[tuple[str, str, int], np.ndarray] | None = None,
+    emphasis: frozenset[str] = frozenset(),
 ) -> Composition:
     """Pick and cite sentences; empty ``sentences`` when none is relevant enough.
 
@@ -92,13 +93,15 @@ def compose_extractive(
         sentence_terms: the term sets of a chunk's sentences, when the caller caches them.
         vector_cache: sentence embeddings kept between calls, by (article id, article hash,
             sentence start): the same sentence of the same article version, whatever chunk.
+        emphasis: terms the question itself asks about when the rest was carried from earlier
+            turns ("seizures" in "what about withdrawal seizures?"); they weigh double.
     """
     if not passages:
         return Composition([], [], 0.0)
     top = passages[0].score or 1.0
     pool = [p for p in passages[:passages_used] if p.score >= 0.5 * top]
     q_terms = list(dict.fromkeys(terms(question)))
-    weights = {t: idf(t) for t in q_terms}
+    weights = {t: idf(t) * (2.0 if t in emphasis else 1.0) for t in q_terms}
     total = sum(weights.values()) or 1.0
     # Lexical pre-score; only the most promising sentences are embedded (latency).
     scored = []

@@ -67,3 +67,19 @@ def with_synonyms(question: str) -> str:
                                else cls[0] in "aeiou") else "a"
             out = f"{out[: hit.end()]} ({article} {cls}){out[hit.end():]}"
     return out
+
+
+def concepts(question: str) -> list[list[frozenset[str]]]:
+    """The things a question names more than once, each as its names' term sets: "ibuprofen
+    (an NSAID)" is one concept, [{ibuprofen}, {nsaid}], covered by a passage naming either."""
+    from followup.text import term_set
+
+    out: list[list[frozenset[str]]] = []
+    named = [list(g) for g in GROUPS] + [[drug, cls] for drug, cls in CLASSES.items()]
+    for names in named:
+        present = [term_set(n) for n in names
+                   if re.search(rf"(?<![\w-]){re.escape(n)}s?(?![\w-])", question, re.IGNORECASE)]
+        present = [t for t in present if t]
+        if len(present) > 1:
+            out.append(present)
+    return out

@@ -227,3 +227,30 @@ def test_a_whole_question_with_its_own_subject_changes_topic() -> None:
     assert interpret("When is the risk highest?", gaba).is_followup
     steroid = [Turn("user", "Does a patient tapering long-term prednisone need stress dosing?")]
     assert "prednisone" in interpret("What dose for major surgery?", steroid).standalone
+
+
+def test_the_aspect_asked_about_leads_the_answer(engine: Engine) -> None:
+    """The words a question asks about beyond its subject weigh double in composition: the
+    treatment, not what the syndrome is; the seizures, not the delirium of the turn before."""
+    first = engine.ask("What is the treatment for serotonin syndrome?")
+    assert not first.abstained
+    body = first.body_markdown().lower()
+    assert "cyproheptadine" in body or "removing the serotonergic drugs" in body
+    _, seizures = _conversation(engine, ["When does delirium tremens start after the last drink?",
+                                         "What about withdrawal seizures?"])
+    assert "24 to 48 hours" in seizures.body_markdown()
+
+
+def test_a_drug_named_by_its_class_counts_as_covered(engine: Engine) -> None:
+    """"ibuprofen (an NSAID)" is one thing: a passage about NSAIDs covers it, so the question
+    is answered (it was refused when the two names counted as two missing terms)."""
+    from followup.synonyms import concepts
+
+    assert concepts("Can I take ibuprofen (an NSAID) with warfarin?") == [
+        [frozenset({"ibuprofen"}), frozenset({"nsaid"})]]
+    assert concepts("Can I take ibuprofen with warfarin?") == []
+    answer = engine.ask("I take warfarin. Can I take ibuprofen for a headache?",
+                        audience="patient")
+    assert not answer.abstained
+    assert answer.sentences[0].article_id == "warfarin-drug-interactions"
+    assert "bleeding" in answer.body_markdown().lower()
