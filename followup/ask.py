@@ -242,15 +242,16 @@ class Engine:
     def answering(self, passages: Sequence[Passage], question: str = "") -> list[Passage]:
         """The passages relevant enough to answer from (none: the answer is the refusal)."""
         s = self.settings
+        groups = concepts(question) if question else []
         return [p for p in passages
-                if (self._coverage(p, question) >= s.answer_min_coverage
+                if (self._coverage(p, question, groups) >= s.answer_min_coverage
                     and p.dense >= s.answer_min_dense)
                 or p.dense >= s.answer_strong_dense]
 
-    def _coverage(self, p: Passage, question: str) -> float:
+    def _coverage(self, p: Passage, question: str, groups: list[list[frozenset[str]]]
+                  ) -> float:
         """The passage's share of the question's IDF-weighted terms, where a thing named twice
         ("ibuprofen (an NSAID)") counts once and is covered by either name."""
-        groups = concepts(question) if question else []
         if not groups:
             return p.coverage
         idf = self.retriever.lexical().idf

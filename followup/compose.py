@@ -42,6 +42,9 @@ class _Candidate:
     terms: frozenset[str]
 
 
+_PRESCORE_FLOOR = 0.5  # a sentence below this share of the best lexical pre-score is not embedded
+
+
 def jargon(text: str) -> float:
     """0 (plain) .. 1 (technical): long words, parentheses, abbreviations, numbers."""
     ws = re.findall(r"[A-Za-z][A-Za-z-]*", text)
@@ -119,7 +122,9 @@ def compose_extractive(
     if not scored:
         return Composition([], [], 0.0)
     scored.sort(key=lambda x: x[0], reverse=True)
-    scored = scored[:max_embedded]
+    # far behind the best on words, a sentence cannot come within the answer's floor of it
+    floor = _PRESCORE_FLOOR * scored[0][0]
+    scored = [x for i, x in enumerate(scored[:max_embedded]) if i < 3 or x[0] >= floor]
     dense = _embed_sentences(question, [(x[2].chunk, x[3]) for x in scored], embedder,
                              question_vector, vector_cache)
     cands: list[_Candidate] = []
