@@ -29,7 +29,7 @@ from followup.llm import LLMError, complete, get_chat_model, iter_tokens
 from followup.prompts import disclaimer, fixed_text, load_prompt, refusal
 from followup.settings import Settings
 from followup.store import ChunkStore, open_store
-from followup.synonyms import concepts, with_synonyms
+from followup.synonyms import POPULATIONS, concepts, populations, with_synonyms
 from followup.text import term_set
 from retriever.hybrid import HybridRetriever, Passage
 
@@ -188,15 +188,22 @@ class Engine:
         if answering:
             if len(self._sentence_vectors) > _SENTENCE_VECTORS_MAX:
                 self._sentence_vectors.clear()
+            asked_about = populations(text)  # this turn's own words, not a carried topic
             comp = compose_extractive(
                 interp.standalone, answering, self.embedder, self.retriever.lexical().idf,
                 audience=audience,
                 question_vector=self.retriever.query_vector(interp.standalone),
                 sentence_terms=lambda c: self.retriever.chunk_terms(c).sentences,
-                vector_cache=self._sentence_vectors, emphasis=_emphasis(text, interp))
-            if comp.sentences:
+                vector_cache=self._sentence_vectors, emphasis=_emphasis(text, interp),
+                about=[POPULATIONS[name] for name in sorted(asked_about)])
+            if comp.sentences and not asked_about - populations(
+                    " ".join(x.text for x in comp.sentences)):
                 answer.sentences, answer.references = comp.sentences, comp.references
                 answer.abstained = False
+            elif comp.sentences:
+                notices.append("the passages found do not speak of "
+                               f"{', '.join(sorted(asked_about))}: not answered from evidence "
+                               "about other patients")
         t3 = time.perf_counter()
         if answer.abstained:
             answer.refusal = refusal()

@@ -42,6 +42,7 @@ class _Candidate:
     terms: frozenset[str]
 
 
+_ABOUT_BONUS = 0.3  # a sentence that speaks of the group of patients asked about
 _PRESCORE_FLOOR = 0.5  # a sentence below this share of the best lexical pre-score is not embedded
 
 
@@ -88,6 +89,7 @@ def compose_extractive(
     sentence_terms: Callable[[Chunk], Sequence[frozenset[str]]] | None = None,
     vector_cache: MutableMapping[tuple[str, str, int], np.ndarray] | None = None,
     emphasis: frozenset[str] = frozenset(),
+    about: Sequence[re.Pattern[str]] = (),
 ) -> Composition:
     """Pick and cite sentences; empty ``sentences`` when none is relevant enough.
 
@@ -98,6 +100,8 @@ def compose_extractive(
             sentence start): the same sentence of the same article version, whatever chunk.
         emphasis: terms the question itself asks about when the rest was carried from earlier
             turns ("seizures" in "what about withdrawal seizures?"); they weigh double.
+        about: the groups of patients the question asks about (``synonyms.POPULATIONS``): a
+            sentence that speaks of them is preferred.
     """
     if not passages:
         return Composition([], [], 0.0)
@@ -118,6 +122,8 @@ def compose_extractive(
                 continue
             seen.add((p.chunk.article_id, s.start))
             lex = sum(w for t, w in weights.items() if t in st) / total
+            if about and any(pattern.search(s.text) for pattern in about):
+                lex += _ABOUT_BONUS
             scored.append((lex + 0.3 * p.score / top, rank, p, s, lex, field_lex, st))
     if not scored:
         return Composition([], [], 0.0)

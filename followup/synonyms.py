@@ -83,3 +83,22 @@ def concepts(question: str) -> list[list[frozenset[str]]]:
         if len(present) > 1:
             out.append(present)
     return out
+
+
+# Groups of patients for whom the evidence differs. A question about one of them is answered
+# only from sentences that speak of that group: the adult dose is not an answer about children.
+POPULATIONS: dict[str, re.Pattern[str]] = {
+    name: re.compile(pattern, re.IGNORECASE) for name, pattern in {
+        "pregnancy": r"\b(pregnan\w*|gestation\w*|trimester\w*|antenatal|prenatal)\b",
+        "breastfeeding": r"\b(breast-?fe\w*|lactat\w*|nursing mothers?)\b",
+        "children": r"\b(child\w*|paediatric\w*|pediatric\w*|infant\w*|neonat\w*|newborns?|"
+                    r"adolescen\w*|kids?|toddlers?|bab(y|ies))\b",
+        "older adults": r"\b(elderly|older (adults?|patients?|people|persons?)|geriatric\w*|"
+                        r"older than \d+|over \d+|aged? (65|70|75|80))\b",
+    }.items()
+}
+
+
+def populations(text: str) -> set[str]:
+    """The groups of patients that ``text`` speaks of (see POPULATIONS)."""
+    return {name for name, pattern in POPULATIONS.items() if pattern.search(text)}

@@ -254,3 +254,29 @@ def test_a_drug_named_by_its_class_counts_as_covered(engine: Engine) -> None:
     assert not answer.abstained
     assert answer.sentences[0].article_id == "warfarin-drug-interactions"
     assert "bleeding" in answer.body_markdown().lower()
+
+
+@pytest.mark.parametrize(("history", "question"), [
+    (["Which drugs interact with warfarin?"], "Is it safe in pregnancy?"),
+    (["Does omeprazole interact with clopidogrel?"], "What about in children?"),
+    ([], "What is the maximum daily dose of acetaminophen for a child?"),
+])
+def test_a_group_of_patients_the_passages_do_not_speak_of_is_refused(
+        engine: Engine, history: list[str], question: str) -> None:
+    """The adult evidence is not an answer about children or pregnancy: refused, with a notice."""
+    *_, last = _conversation(engine, [*history, question])
+    assert last.abstained and last.refusal
+    assert any("do not speak of" in n for n in last.notices)
+
+
+def test_a_group_of_patients_the_passages_speak_of_is_answered(engine: Engine) -> None:
+    from followup.synonyms import populations
+
+    assert populations("Is it safe while breastfeeding in the third trimester?") == {
+        "breastfeeding", "pregnancy"}
+    assert populations("What dose for an older patient?") == {"older adults"}
+    assert populations("What is the maximum daily dose?") == set()
+    *_, last = _conversation(engine, ["How should levothyroxine be dosed in adults?",
+                                      "Is it different in pregnancy?"])
+    assert not last.abstained
+    assert "pregnan" in last.body_markdown().lower()
