@@ -286,7 +286,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     if args.what == "chat":
         from followup.bench_chat import bench_chat
+        from followup.store import open_store
 
+        open_store(_settings(args))  # a missing or outdated index: its own message, now
         return bench_chat(args)
     if args.what == "abstain":
         from followup.tune import bench_abstain

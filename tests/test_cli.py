@@ -122,3 +122,12 @@ def test_python_ingest_py_is_followup_ingest(tmp_path: Path) -> None:
     c = subprocess.run([sys.executable, "ingest.py", str(tmp_path / "missing")], cwd=ROOT,
                        capture_output=True, text=True)
     assert c.returncode == 2 and "no such file" in c.stderr
+
+
+def test_bench_chat_without_an_index_says_so_before_launching(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """No chat and no browser are started for a store that cannot serve: the store's own
+    message (run ingest), at once."""
+    code, _, err = _run(capsys, "bench", "chat", "--store", str(tmp_path / "none"))
+    assert code == 1  # a store error (2 is for usage)
+    assert "no index" in err and "followup ingest" in err
