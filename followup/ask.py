@@ -318,7 +318,9 @@ def _closest(passages: Sequence[Passage]) -> list[dict[str, str]]:
 
 
 def _emphasis(question: str, interp: Interpretation) -> frozenset[str]:
-    """A follow-up's own terms, not carried from the topic: what the clinician now asks about."""
+    """What the clinician asks about, beyond the subject: a first question's words outside its
+    focus ("treatment" in "What is the treatment for serotonin syndrome?"); a follow-up's own
+    words, not carried from the topic ("seizures" in "What about withdrawal seizures?")."""
     if not interp.is_followup:
         return term_set(question) - term_set(interp.focus)
     return term_set(question) - term_set(interp.topic or "")
