@@ -250,18 +250,18 @@ class Engine:
         """The passages relevant enough to answer from (none: the answer is the refusal)."""
         s = self.settings
         groups = concepts(question) if question else []
+        idf = self.retriever.lexical().idf
         return [p for p in passages
-                if (self._coverage(p, question, groups) >= s.answer_min_coverage
+                if (self._coverage(p, question, groups, idf) >= s.answer_min_coverage
                     and p.dense >= s.answer_min_dense)
                 or p.dense >= s.answer_strong_dense]
 
-    def _coverage(self, p: Passage, question: str, groups: list[list[frozenset[str]]]
-                  ) -> float:
+    def _coverage(self, p: Passage, question: str, groups: list[list[frozenset[str]]],
+                  idf: Callable[[str], float]) -> float:
         """The passage's share of the question's IDF-weighted terms, where a thing named twice
         ("ibuprofen (an NSAID)") counts once and is covered by either name."""
         if not groups:
             return p.coverage
-        idf = self.retriever.lexical().idf
         ct = self.retriever.chunk_terms(p.chunk)
         have = ct.body | ct.fields
         grouped = {t for names in groups for name in names for t in name}

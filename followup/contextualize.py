@@ -156,7 +156,6 @@ def _step(question: str, prev: str | None, prev_focus: str | None,
         # a short question naming one thing ("In pregnancy?", "When is the risk highest?") is
         # a follow-up; a whole question naming a two-word subject of its own ("How is
         # multiple sclerosis diagnosed?") is a change of topic
-        # a short question naming one thing ("In pregnancy?", "For children?"): a follow-up
         standalone = f"{prev.rstrip(' ?.')} — {q.rstrip(' ?.')}?"
         return Interpretation(standalone, True, topic, topic)
     return Interpretation(q, False, None, focus_of(q) or q)

@@ -5,6 +5,9 @@ shows what was added: "How much paracetamol (acetaminophen) can I take?"."""
 from __future__ import annotations
 
 import re
+from functools import cache
+
+from followup.text import term_set
 
 # Each group names one thing; the first name is the one articles most often use.
 GROUPS: tuple[tuple[str, ...], ...] = (
@@ -60,8 +63,7 @@ def with_synonyms(question: str) -> str:
     for drug, cls in CLASSES.items():
         hit = re.search(rf"(?<![\w-]){drug}(?![\w-])", out, re.IGNORECASE)
         names = next((g for g in GROUPS if cls in g), (cls,))
-        named = any(re.search(rf"(?<![\w-]){re.escape(n)}s?(?![\w-])", out, re.IGNORECASE)
-                    for n in names)
+        named = any(_mention(n).search(out) for n in names)
         if hit and not named:
             article = "an" if (cls[0] in "AEFHILMNORSX" if cls.isupper()
                                else cls[0] in "aeiou") else "a"
@@ -69,17 +71,24 @@ def with_synonyms(question: str) -> str:
     return out
 
 
+@cache
+def _mention(name: str) -> re.Pattern[str]:
+    """A name as a word of its own, plural allowed ("NSAID", "NSAIDs"), any case."""
+    return re.compile(rf"(?<![\w-]){re.escape(name)}s?(?![\w-])", re.IGNORECASE)
+
+
+# Every thing with more than one name: its names, each with its term set.
+_NAMED: tuple[tuple[tuple[str, frozenset[str]], ...], ...] = tuple(
+    tuple((n, term_set(n)) for n in names)
+    for names in (*GROUPS, *((drug, cls) for drug, cls in CLASSES.items())))
+
+
 def concepts(question: str) -> list[list[frozenset[str]]]:
     """The things a question names more than once, each as its names' term sets: "ibuprofen
     (an NSAID)" is one concept, [{ibuprofen}, {nsaid}], covered by a passage naming either."""
-    from followup.text import term_set
-
     out: list[list[frozenset[str]]] = []
-    named = [list(g) for g in GROUPS] + [[drug, cls] for drug, cls in CLASSES.items()]
-    for names in named:
-        present = [term_set(n) for n in names
-                   if re.search(rf"(?<![\w-]){re.escape(n)}s?(?![\w-])", question, re.IGNORECASE)]
-        present = [t for t in present if t]
+    for names in _NAMED:
+        present = [ts for n, ts in names if ts and _mention(n).search(question)]
         if len(present) > 1:
             out.append(present)
     return out

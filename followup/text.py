@@ -31,14 +31,14 @@ def stem(word: str) -> str:
     return str(_STEMMER.stemWord(word))
 
 
+def _parts(token: str) -> tuple[str, ...]:
+    """A word token, and when hyphenated also its parts ("gaba-b", "gaba", "b")."""
+    return (token, *(p for p in token.split("-") if p)) if "-" in token else (token,)
+
+
 def words(text: str) -> list[str]:
     """Lower-case word tokens, hyphenated forms kept whole and split ("gaba-b", "gaba", "b")."""
-    out: list[str] = []
-    for w in _WORD.findall(text.lower()):
-        out.append(w)
-        if "-" in w:
-            out.extend(p for p in w.split("-") if p)
-    return out
+    return [p for w in _WORD.findall(text.lower()) for p in _parts(w)]
 
 
 def _is_term(w: str) -> bool:
@@ -47,9 +47,8 @@ def _is_term(w: str) -> bool:
 
 @lru_cache(maxsize=200_000)
 def _token_terms(token: str) -> tuple[str, ...]:
-    """The terms of one word token: itself and, when hyphenated, its parts (as ``words``)."""
-    parts = [token] + ([p for p in token.split("-") if p] if "-" in token else [])
-    return tuple(stem(w) for w in parts if _is_term(w))
+    """The terms of one word token (cached: the same words recur in every chunk)."""
+    return tuple(stem(w) for w in _parts(token) if _is_term(w))
 
 
 def terms(text: str) -> list[str]:
