@@ -53,6 +53,8 @@ class LangChainDefault:
         from followup.importers import read_sources
         from retriever.langchain_adapter import EmbedderEmbeddings
 
+        self._all: list[dict[str, Any]] | None = None
+        self._by_article: dict[str, list[dict[str, Any]]] = {}
         self.db = Chroma(collection_name="langchain-default",
                          embedding_function=EmbedderEmbeddings(embedder),
                          persist_directory=str(folder))
@@ -76,7 +78,20 @@ class LangChainDefault:
                 for d in self.db.similarity_search(query, k=4)]
 
     def relevant_pool(self, article_ids: set[str] | None) -> list[dict[str, Any]] | None:
-        where: Any = {"article_id": {"$in": sorted(article_ids)}} if article_ids else None
+        """The baseline's passages of these articles (all when none are named), read once."""
+        if not article_ids:
+            if self._all is None:
+                self._all = self._read(None)
+            return self._all
+        missing = sorted(a for a in article_ids if a not in self._by_article)
+        if missing:
+            for a in missing:
+                self._by_article[a] = []
+            for p in self._read({"article_id": {"$in": missing}}):
+                self._by_article[p["article_id"]].append(p)
+        return [p for a in sorted(article_ids) for p in self._by_article[a]]
+
+    def _read(self, where: Any) -> list[dict[str, Any]]:
         got = self.db.get(where=where, include=["documents", "metadatas"])
         return [self._json(t, m) for t, m in zip(got["documents"], got["metadatas"],
                                                  strict=True)]

@@ -15,6 +15,8 @@ from typing import Any
 
 from evals.judge import Judge
 from evals.suite import TOP_PASSAGES, Turn, normalise
+from followup.bench_ask import _pct
+from followup.text import normalise_space
 
 KS = (1, 3, 5, 8)
 
@@ -46,7 +48,7 @@ class TurnResult:
 # ---------------------------------------------------------------- expectations
 
 def _short(text: str, n: int = 160) -> str:
-    text = " ".join(text.split())
+    text = normalise_space(text)
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
@@ -253,8 +255,8 @@ def _mean(xs: Iterable[float]) -> float:
 
 
 def pct(values: Sequence[float], q: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, round(q * (len(s) - 1)))] if s else math.nan
+    """The benches' percentile; NaN (reported as null) when there is nothing to measure."""
+    return _pct(values, q) if values else math.nan
 
 
 def retrieval_metrics(rows: Sequence[tuple[Turn, Sequence[dict[str, Any]], int | None]]

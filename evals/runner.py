@@ -59,6 +59,12 @@ class EngineTarget:
                                                  audience).to_json()
         return answer
 
+    def refresh(self) -> None:
+        """Pick up a store that was ingested into since: the index and the passage pools."""
+        self.engine.retriever.refresh()
+        self._chunks.clear()
+        self._all = None
+
     def pool(self, article_ids: set[str]) -> list[dict[str, Any]]:
         """The index's passages of these articles (all passages when none are named)."""
         if not article_ids:
@@ -81,7 +87,7 @@ def _chunk_json(c: Any) -> dict[str, Any]:
 class RemoteTarget:
     """A running chat, through its ``/ask`` endpoint (gradio_client)."""
 
-    def __init__(self, url: str, timeout_s: float = 60.0) -> None:
+    def __init__(self, url: str) -> None:
         from gradio_client import Client
 
         self.name = url
@@ -153,18 +159,19 @@ class Run:
         return list(out.values())
 
     def to_json(self) -> dict[str, Any]:
+        cases = self.cases()
         return _clean({
             "metrics": self.metrics(),
             "baselines": self.baselines(),
             "suites": {s.name: {
                 "path": str(s.path),
                 "cases": len(s.cases),
-                "passed": sum(c["passed"] for c in self.cases() if c["suite"] == s.name),
+                "passed": sum(c["passed"] for c in cases if c["suite"] == s.name),
                 "metrics": answer_metrics([r for r in self.results if r.suite == s.name],
                                           disclaimer()),
                 "baselines": baseline_metrics([r for r in self.results if r.suite == s.name]),
             } for s in self.suites},
-            "cases": self.cases(),
+            "cases": cases,
             "run": {"target": self.target, "judge": self.judge, "seconds": self.seconds,
                     "notes": self.notes},
             "judge_calibration": self.judge_calibration,
@@ -199,7 +206,8 @@ class Runner:
         self._engines: dict[str, EngineTarget] = {}
         self._embedder: Any = None
         self._remote: RemoteTarget | None = None
-        self._baselines: dict[str, list[Any]] = {}
+        self._baselines: dict[tuple[Any, ...], list[Any]] = {}
+        self._ingested: set[tuple[str, tuple[str, ...]]] = set()  # (store, corpus) this run
         self.notes: list[str] = []
 
     # -- targets
@@ -239,29 +247,33 @@ class Runner:
     def target(self, suite: Suite) -> Target:
         if self.url:
             if self._remote is None:
-                self._remote = RemoteTarget(self.url, self.settings.llm_timeout_s)
+                self._remote = RemoteTarget(self.url)
             if suite.corpus:
                 self.notes.append(f"{suite.name}: corpus not ingested: the chat at {self.url} "
                                   "answers from its own store")
             return self._remote
         settings = self._settings_for(suite)
-        if suite.corpus:
-            self._ingest(suite, settings)
         key = str(settings.chroma_url or settings.store_dir.resolve())
+        corpus = (key, tuple(str(p) for p in suite.corpus))
+        fresh = bool(suite.corpus) and corpus not in self._ingested
+        if fresh:  # once per run: the suites of one corpus (or the cases, under pytest) share it
+            self._ingest(suite, settings)
+            self._ingested.add(corpus)
         if key not in self._engines:
             from followup.ask import Engine
 
             self._engines[key] = EngineTarget(
                 Engine(settings, embedder=self.embedder()), key)
-        else:
-            self._engines[key].engine.retriever.refresh()
+        elif fresh:
+            self._engines[key].refresh()
         return self._engines[key]
 
     def baselines_for(self, suite: Suite, target: Target) -> list[Any]:
         if not self.want_baselines:
             return []
-        if suite.name in self._baselines:
-            return self._baselines[suite.name]
+        cache_key = (target.name, tuple(str(p) for p in suite.corpus), suite.baselines)
+        if cache_key in self._baselines:
+            return self._baselines[cache_key]
         from evals.baselines import LangChainDefault, StoreBaseline
 
         out: list[Any] = []
@@ -277,7 +289,7 @@ class Runner:
         elif "langchain-default" in suite.baselines:
             self.notes.append(f"{suite.name}: the langchain-default baseline needs the "
                               "suite's corpus")
-        self._baselines[suite.name] = out
+        self._baselines[cache_key] = out
         return out
 
     # -- running

@@ -9,7 +9,6 @@ file, the case and the reason.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 import yaml
 
 from followup.errors import UsageError
+from followup.text import normalise_space
 
 SUITE_KEYS = {"name", "description", "corpus", "cases", "generate", "baselines"}
 BASELINES = ("bm25", "dense", "langchain-default")
@@ -74,11 +74,6 @@ class Turn:
             ids.add(self.gold.article)
         return ids
 
-    @property
-    def judged_for_retrieval(self) -> bool:
-        return not self.must_abstain and bool(
-            self.relevant_articles() or self.expect.get("passages_contain"))
-
 
 @dataclass(frozen=True)
 class Case:
@@ -104,7 +99,7 @@ class Suite:
 
 def normalise(text: str) -> str:
     """Case-folded, runs of white space as one space: how every text expectation compares."""
-    return re.sub(r"\s+", " ", text).strip().casefold()
+    return normalise_space(text).casefold()
 
 
 def _str_list(value: Any, what: str, path: Path, case: str | None) -> list[str]:
