@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from followup.settings import Settings
 from retriever.hybrid import HybridRetriever, Passage
 
 
@@ -46,26 +45,11 @@ class LangChainDefault:
     name = "langchain-default"
 
     def __init__(self, folder: Path, sources: Sequence[Path], embedder: Any) -> None:
-        from langchain_chroma import Chroma
-        from langchain_core.documents import Document
-        from langchain_text_splitters import RecursiveCharacterTextSplitter
-
-        from followup.importers import read_sources
-        from retriever.langchain_adapter import EmbedderEmbeddings
+        from retriever.langchain_adapter import default_chroma
 
         self._all: list[dict[str, Any]] | None = None
         self._by_article: dict[str, list[dict[str, Any]]] = {}
-        self.db = Chroma(collection_name="langchain-default",
-                         embedding_function=EmbedderEmbeddings(embedder),
-                         persist_directory=str(folder))
-        if self.db._collection.count() == 0:
-            arts = [a for a in read_sources([str(s) for s in sources], Settings()).results
-                    if not isinstance(a, Exception)]
-            docs = [Document(a.source_text, metadata={"article_id": a.id}) for a in arts]
-            splits = RecursiveCharacterTextSplitter(
-                chunk_size=1000, chunk_overlap=200, add_start_index=True).split_documents(docs)
-            for lo in range(0, len(splits), 2000):
-                self.db.add_documents(splits[lo: lo + 2000])
+        self.db = default_chroma(folder, [str(s) for s in sources], embedder)
 
     @staticmethod
     def _json(text: str, meta: dict[str, Any]) -> dict[str, Any]:

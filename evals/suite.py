@@ -235,9 +235,15 @@ def load_suite(path: Path | str) -> Suite:
         if source is None:
             raise SuiteError(path, "generate needs a path (file or folder of the dataset)")
         src = _corpus([str(source)], path)[0]
-        cases = generate(str(spec["from"]), src, limit=spec.get("limit"),
-                         seed=int(spec.get("seed", 7)),
-                         followups=int(spec.get("followups", 3)), suite_path=path)
+        numbers = {"limit": spec.get("limit"), "seed": spec.get("seed", 7),
+                   "followups": spec.get("followups", 3)}
+        for key, value in numbers.items():  # checked before any dataset is read
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                      or value < (0 if key == "seed" else 1)):
+                raise SuiteError(path, f"generate: {key} must be a whole number "
+                                       f"≥ {0 if key == 'seed' else 1}, not {value!r}")
+        cases = generate(str(spec["from"]), src, limit=numbers["limit"], seed=numbers["seed"],
+                         followups=numbers["followups"], suite_path=path)
         corpus = corpus or [src]
     else:
         raw_cases = raw["cases"]

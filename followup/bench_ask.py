@@ -132,28 +132,10 @@ def _span_sentence(text: str, start: int) -> Any:
 
 def langchain_default(work: Path, name: str, sources: Sequence[str]) -> Callable[[str], list]:
     """RecursiveCharacterTextSplitter(1000, 200) + Chroma similarity k=4, our model."""
-    from langchain_chroma import Chroma
-    from langchain_core.documents import Document
-    from langchain_text_splitters import RecursiveCharacterTextSplitter
-
     from followup.embedders import get_embedder
-    from followup.importers import read_sources
-    from retriever.langchain_adapter import EmbedderEmbeddings
+    from retriever.langchain_adapter import default_chroma
 
-    model = get_embedder(Settings())
-
-
-    folder = work / f"lc-{name}"
-    db = Chroma(collection_name="langchain-default", embedding_function=EmbedderEmbeddings(model),
-                persist_directory=str(folder))
-    if db._collection.count() == 0:
-        arts = [a for a in read_sources(sources, Settings()).results
-                if not isinstance(a, Exception)]
-        docs = [Document(a.source_text, metadata={"article_id": a.id}) for a in arts]
-        splits = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200,
-                                                add_start_index=True).split_documents(docs)
-        for lo in range(0, len(splits), 2000):
-            db.add_documents(splits[lo: lo + 2000])
+    db = default_chroma(work / f"lc-{name}", sources, get_embedder(Settings()))
     return lambda q: [_LCPassage(d) for d in db.similarity_search(q, k=4)]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
@@ -54,3 +56,26 @@ class FollowupRetriever(BaseRetriever):
     ) -> list[Document]:
         k = int(kwargs.get("k") or self.k)
         return [passage_document(p) for p in self.hybrid.retrieve(query, k)]
+
+
+def default_chroma(folder: Path, sources: Sequence[str], embedder: Embedder) -> Any:
+    """LangChain's default path, the baseline of the benches and evals: the sources' text split
+    by ``RecursiveCharacterTextSplitter(1000, 200)`` into a Chroma collection in ``folder``
+    (built once; its documents carry ``article_id`` and ``start_index``), same model as ours."""
+    from langchain_chroma import Chroma
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    from followup.importers import read_sources
+    from followup.settings import Settings
+
+    db = Chroma(collection_name="langchain-default",
+                embedding_function=EmbedderEmbeddings(embedder), persist_directory=str(folder))
+    if db._collection.count() == 0:
+        arts = [a for a in read_sources(list(sources), Settings()).results
+                if not isinstance(a, Exception)]
+        docs = [Document(a.source_text, metadata={"article_id": a.id}) for a in arts]
+        splits = RecursiveCharacterTextSplitter(
+            chunk_size=1000, chunk_overlap=200, add_start_index=True).split_documents(docs)
+        for lo in range(0, len(splits), 2000):
+            db.add_documents(splits[lo: lo + 2000])
+    return db

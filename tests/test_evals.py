@@ -122,6 +122,12 @@ def run(suite_file: Path, answer_store: Settings, embedder: Any,
      "case 'a': duplicate case id"),
     ("name: x\nkases: []", "unknown key(s) kases"),
     ("name: x\ngenerate: {from: medline, path: .}", "known sources are"),
+    ("name: x\ngenerate: {from: covidqa, path: ., seed: abc}",
+     "generate: seed must be a whole number"),
+    ("name: x\ngenerate: {from: medquad-chains, path: ., followups: 0}",
+     "generate: followups must be a whole number ≥ 1"),
+    ("name: x\ngenerate: {from: pubmedqa, path: ., limit: 2.5}",
+     "generate: limit must be a whole number ≥ 1"),
 ])
 def test_malformed_suites_name_file_case_and_reason(tmp_path: Path, text: str,
                                                     message: str) -> None:
