@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from followup.answer_type import expected
 from followup.answers import AnswerSentence, Reference
 from followup.articles import Sentence
 from followup.chunks import Chunk
@@ -43,6 +44,7 @@ class _Candidate:
 
 
 _ABOUT_BONUS = 0.3  # a sentence that speaks of the group of patients asked about
+_TYPED_BONUS = 0.15  # a sentence holding the kind of answer asked for ("how long": a duration)
 _PRESCORE_FLOOR = 0.5  # a sentence below this share of the best lexical pre-score is not embedded
 
 
@@ -107,6 +109,7 @@ def compose_extractive(
         return Composition([], [], 0.0)
     top = passages[0].score or 1.0
     pool = [p for p in passages[:passages_used] if p.score >= 0.5 * top]
+    wanted = expected(question)
     q_terms = list(dict.fromkeys(terms(question)))
     weights = {t: idf(t) * (2.0 if t in emphasis else 1.0) for t in q_terms}
     total = sum(weights.values()) or 1.0
@@ -124,6 +127,8 @@ def compose_extractive(
             lex = sum(w for t, w in weights.items() if t in st) / total
             if about and any(pattern.search(s.text) for pattern in about):
                 lex += _ABOUT_BONUS
+            if wanted is not None and wanted.search(s.text):
+                lex += _TYPED_BONUS
             scored.append((lex + 0.3 * p.score / top, rank, p, s, lex, field_lex, st))
     if not scored:
         return Composition([], [], 0.0)

@@ -153,6 +153,11 @@ class Settings(BaseSettings):
     field_weight: float = Field(
         default=0.1, ge=0.0, le=2.0, description="Second stage: title/section match weight."
     )
+    answer_type_weight: float = Field(
+        default=0.05, ge=0.0, le=2.0,
+        description="Second stage: bonus for a passage holding the kind of answer the question's "
+        "opening asks for (a duration for \"how long\", a frequency, a dose; answer_type.py).",
+    )
 
     @field_validator("chroma_url")
     @classmethod

@@ -4,7 +4,9 @@ candidate, fused with a tuned weight, then re-scored by a second stage of our ow
 Second stage (no cross-encoder ships on PyPI): IDF-weighted query-term coverage of the passage,
 and of its title and section (field boost); the best coverage by two consecutive sentences
 (window: an answer sits in one place, not spread over the passage); the share of the question's
-adjacent term pairs that stand adjacent in the passage (phrase). Weights: README, "Retrieval".
+adjacent term pairs that stand adjacent in the passage (phrase); whether the passage holds the kind
+of answer the question's opening asks for (a duration for "how long": followup/answer_type.py).
+Weights: README, "Retrieval".
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Literal
 
 import numpy as np
 
+from followup.answer_type import expected
 from followup.chunks import Chunk
 from followup.embedders import Embedder
 from followup.settings import Settings
@@ -58,6 +61,7 @@ class Passage:
     field: float
     window: float = 0.0
     phrase: float = 0.0
+    answer_type: float = 0.0  # 1.0 when the passage holds the kind of answer asked for
 
 
 def lexical_folder(settings: Settings) -> Path:
@@ -128,6 +132,7 @@ class HybridRetriever:
         top_lex = float(lex_scores.max()) if len(lex_scores) else 0.0
         weights = {t: lex.idf(t) for t in q_terms}
         total = sum(weights.values()) or 1.0
+        wanted = expected(query) if s.answer_type_weight else None
         out: list[Passage] = []
         for cid, (chunk, cos) in candidates.items():
             lex_norm = lex.score_of(lex_scores, cid) / top_lex if top_lex > 0 else 0.0
@@ -136,6 +141,7 @@ class HybridRetriever:
             field = sum(w for t, w in weights.items() if t in ct.fields) / total
             window = _window(ct.sentences, weights) / total if s.window_weight else 0.0
             phrase = len(q_pairs & ct.pairs) / len(q_pairs) if q_pairs else 0.0
+            typed = 1.0 if wanted is not None and wanted.search(chunk.text) else 0.0
             if self.mode == "dense":
                 score = cos
             elif self.mode == "bm25":
@@ -143,8 +149,10 @@ class HybridRetriever:
             else:
                 score = (s.dense_weight * cos + (1 - s.dense_weight) * lex_norm
                          + s.coverage_weight * coverage + s.field_weight * field
-                         + s.window_weight * window + s.phrase_weight * phrase)
-            out.append(Passage(chunk, score, cos, lex_norm, coverage, field, window, phrase))
+                         + s.window_weight * window + s.phrase_weight * phrase
+                         + s.answer_type_weight * typed)
+            out.append(Passage(chunk, score, cos, lex_norm, coverage, field, window, phrase,
+                               typed))
         out.sort(key=lambda p: p.score, reverse=True)
         return out[:k]
 

@@ -280,3 +280,22 @@ def test_a_group_of_patients_the_passages_speak_of_is_answered(engine: Engine) -
                                       "Is it different in pregnancy?"])
     assert not last.abstained
     assert "pregnan" in last.body_markdown().lower()
+
+
+def test_the_kind_of_answer_asked_for_is_preferred(engine: Engine) -> None:
+    """"How often" is answered by frequencies and "what dose" by a dose: passages and sentences
+    holding that kind of expression are preferred (before, a toxicity sentence answered "how
+    often", and the starting dose was missing from the starting-dose answer)."""
+    from followup.answer_type import DURATION, FREQUENCY, QUANTITY, expected
+
+    assert expected("How long does the taper usually take?") is DURATION
+    assert expected("And how often should TSH be checked?") is FREQUENCY
+    assert expected("What is the maximum daily dose of acetaminophen?") is QUANTITY
+    assert expected("What is serotonin syndrome?") is None
+    assert DURATION.search("often takes several months, sometimes more than a year")
+    assert not DURATION.search("reduce the dose gradually")
+    often = engine.ask("How often should lithium levels be checked?")
+    assert often.sentences
+    assert all(FREQUENCY.search(s.text) for s in often.sentences), often.body_markdown()
+    dose = engine.ask("What is the starting dose of levothyroxine?")
+    assert "112 mcg" in dose.body_markdown()
