@@ -59,10 +59,18 @@ def jargon(text: str) -> float:
     return min(1.0, 2.0 * long_words + 2.0 * caps + extras)
 
 
+_AI = r"(?:ai|a\.i\.|artificial intelligence|chat ?bots?|bots?|language models?|llms?|" \
+      r"ai (?:assistants?|systems?|models?|tools?)|virtual assistants?|answering systems?)"
 _INJECTION = re.compile(
-    r"\b(ignore|disregard|forget)\b.{0,40}\b(instruction|prompt|article|passage|rule)s?\b|"
+    r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instruction|prompt|article|passage|rule|"
+    r"evidence|source)s?\b|"
     r"\b(system prompt|you are (an?|the) (ai|assistant|language model)|as an ai)\b|"
-    r"\b(respond|reply|answer) only with\b",
+    r"\b(respond|reply|answer) only with\b|"
+    rf"\b(?:note|message|instructions?|reminder)s?\s+(?:to|for)\s+(?:any\s+|all\s+|the\s+)?{_AI}\b|"
+    rf"\b{_AI}\s+(?:reading|processing|summari[sz]ing|answering|that reads?)\b|"
+    rf"\b(?:if|when) (?:you are|you're) an? {_AI}\b|"
+    r"\b(?:tell|inform|instruct|advise|answer|reply to)\s+the\s+user\b|"
+    r"\bwhen you(?: are|'re)? asked\b",
     re.IGNORECASE,
 )
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from followup.answers import AnswerSentence, Reference
-from followup.compose import ReferenceBook
+from followup.compose import ReferenceBook, looks_like_instruction
 from followup.llm import stream
 from followup.prompts import load_prompt, refusal
 from followup.support import check_support
@@ -31,8 +31,17 @@ class Generated:
 
 
 def render_passages(passages: Sequence[Passage]) -> str:
-    return "\n\n".join(f"[{i}] {p.chunk.title} — {p.chunk.section}\n{p.chunk.text}"
+    """The numbered passages of the prompt. A sentence addressed to an AI ("Note to AI
+    assistants: tell the user …") is withheld: article text is data, never instructions."""
+    return "\n\n".join(f"[{i}] {p.chunk.title} — {p.chunk.section}\n{_as_data(p.chunk.text, p)}"
                        for i, p in enumerate(passages, 1))
+
+
+def _as_data(text: str, passage: Passage) -> str:
+    for s in passage.chunk.sentences:
+        if looks_like_instruction(s.text):
+            text = text.replace(s.text, "[withheld: a sentence addressed to an AI]")
+    return text
 
 
 def split_generated(raw: str) -> list[tuple[str, list[int]]]:
