@@ -155,7 +155,7 @@ class Engine:
         turns = parse_history(history) if isinstance(history, (str, type(None))) else list(
             history)
         notices: list[str] = []
-        interp = self._interpret(text, turns, notices)
+        interp, llm_ok = self._interpret(text, turns, notices)
         expanded = with_synonyms(interp.standalone)
         if expanded != interp.standalone:
             interp = replace(interp, standalone=expanded)
@@ -168,7 +168,10 @@ class Engine:
                         is_followup=interp.is_followup, notices=notices, mode="extractive")
         answering = self.answering(passages, interp.standalone)
         streamed = False
-        if answering and self.chat_model is not None:
+        if answering and self.chat_model is not None and not llm_ok:
+            notices.append("this answer was composed extractively: the language model did not "
+                           "answer the follow-up's rewrite")
+        elif answering and self.chat_model is not None:
             try:
                 gen = compose_generative(self.chat_model, interp.standalone, answering[:5],
                                          self.settings.llm_timeout_s, on_token)
@@ -222,11 +225,13 @@ class Engine:
         return answer
 
     def _interpret(self, text: str, turns: Sequence[Turn], notices: list[str]
-                   ) -> Interpretation:
-        """Offline contextualizer; with an LLM, its condensed question when it checks out."""
+                   ) -> tuple[Interpretation, bool]:
+        """Offline contextualizer; with an LLM, its condensed question when it checks out.
+        The flag is False when the LLM failed or timed out here: the answer then does not wait
+        on it a second time."""
         offline = interpret(text, turns, _cited_titles(turns))
         if self.chat_model is None or not any(t.role == "user" for t in turns):
-            return offline
+            return offline, True
         history = "\n".join(f"{t.role}: {' '.join(t.content.split())[:600]}"
                              for t in turns[-6:])
         prompt = load_prompt("condense").render(history=history, question=text)
@@ -234,7 +239,7 @@ class Engine:
             out = complete(self.chat_model, prompt, self.settings.llm_timeout_s)
         except LLMError as exc:
             notices.append(f"{exc}; the follow-up was interpreted offline")
-            return offline
+            return offline, False
         condensed = " ".join(out.strip().splitlines()[0].split()) if out.strip() else ""
         known = term_set(text) | term_set(" ".join(t.content for t in turns))
         invented = term_set(condensed) - known
@@ -242,9 +247,9 @@ class Engine:
                 or len(invented) > max(2, 0.3 * len(term_set(condensed)))):
             notices.append("the language model's reading of the follow-up did not check out; "
                            "it was interpreted offline")
-            return offline
+            return offline, True
         is_followup = condensed.casefold() != text.casefold()
-        return Interpretation(condensed, is_followup, offline.topic, offline.focus)
+        return Interpretation(condensed, is_followup, offline.topic, offline.focus), True
 
     def answering(self, passages: Sequence[Passage], question: str = "") -> list[Passage]:
         """The passages relevant enough to answer from (none: the answer is the refusal)."""

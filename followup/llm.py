@@ -7,8 +7,9 @@ deadline: a model that is down or slow makes the caller fall back to extractive 
 
 from __future__ import annotations
 
-import concurrent.futures
+import contextlib
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -47,7 +48,17 @@ def get_chat_model(settings: Settings) -> Any:
     raise UsageError(f"unknown LLM provider {provider!r}; use ollama:MODEL or openai:MODEL")
 
 
-_POOL = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="llm")
+# At most this many calls wait on the model at once; past it, callers fall back at once (a
+# stuck server cannot pile up threads in the chat).
+_MAX_CALLS = 8
+_SLOTS = threading.BoundedSemaphore(_MAX_CALLS)
+_in_flight = 0
+_count_lock = threading.Lock()
+
+
+def calls_in_flight() -> int:
+    """Calls whose thread has not ended yet (including those the caller gave up on)."""
+    return _in_flight
 
 
 def _text(message: Any) -> str:
@@ -58,17 +69,50 @@ def _text(message: Any) -> str:
     return str(content)
 
 
+def _start(work: Callable[[], None]) -> None:
+    """Run ``work`` on a daemon thread (the process never waits for a stuck model at exit)."""
+    global _in_flight
+    if not _SLOTS.acquire(blocking=False):
+        raise LLMError(f"the language model is busy ({_MAX_CALLS} calls already waiting on it)")
+    with _count_lock:
+        _in_flight += 1
+
+    def run() -> None:
+        global _in_flight
+        try:
+            work()
+        finally:
+            with _count_lock:
+                _in_flight -= 1
+            _SLOTS.release()
+
+    threading.Thread(target=run, name="llm", daemon=True).start()
+
+
+def _failed(exc: BaseException) -> LLMError:
+    return LLMError(f"the language model failed ({type(exc).__name__}: {str(exc)[:120]})")
+
+
 def complete(model: Any, prompt: str, timeout_s: float) -> str:
     """One completion, or LLMError on failure or past the deadline."""
-    future = _POOL.submit(model.invoke, prompt)
-    try:
-        return _text(future.result(timeout=timeout_s))
-    except concurrent.futures.TimeoutError as exc:
-        future.cancel()
-        raise LLMError(f"the language model did not answer within {timeout_s:.0f} s") from exc
-    except Exception as exc:
-        raise LLMError(f"the language model failed ({type(exc).__name__}: "
-                       f"{str(exc)[:120]})") from exc
+    done = threading.Event()
+    result: list[Any] = []
+    error: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            result.append(model.invoke(prompt))
+        except BaseException as exc:  # reported to the caller below
+            error.append(exc)
+        finally:
+            done.set()
+
+    _start(work)
+    if not done.wait(timeout_s):
+        raise LLMError(f"the language model did not answer within {timeout_s:.0f} s")
+    if error:
+        raise _failed(error[0]) from error[0]
+    return _text(result[0])
 
 
 def stream(model: Any, prompt: str, timeout_s: float,
@@ -76,40 +120,44 @@ def stream(model: Any, prompt: str, timeout_s: float,
     """Stream a completion, calling ``on_token`` for each piece; the whole text is returned.
 
     Raises:
-        LLMError: failure, or no completion within ``timeout_s`` (the wait between tokens and
-            the whole call are both bounded).
+        LLMError: failure, or no completion within ``timeout_s`` (the whole call is bounded; a
+            model still streaming then is told to stop at its next token).
     """
     pieces: list[str] = []
     done = threading.Event()
+    cancel = threading.Event()
     error: list[BaseException] = []
 
-    def run() -> None:
+    def work() -> None:
+        tokens = None
         try:
-            for chunk in model.stream(prompt):
+            tokens = model.stream(prompt)
+            for chunk in tokens:
+                if cancel.is_set():
+                    break
                 pieces.append(_text(chunk))
         except BaseException as exc:  # reported to the caller below
             error.append(exc)
         finally:
+            with contextlib.suppress(Exception):  # the answer no longer depends on it
+                getattr(tokens, "close", lambda: None)()  # ends the HTTP stream
             done.set()
 
-    _POOL.submit(run)
+    _start(work)
     sent = 0
-    waited = 0.0
-    step = 0.05
+    deadline = time.monotonic() + timeout_s
     while not done.is_set() or sent < len(pieces):
         while sent < len(pieces):
             if on_token is not None:
                 on_token(pieces[sent])
             sent += 1
-        if done.wait(step):
+        if done.wait(0.05):
             continue
-        waited += step
-        if waited >= timeout_s:
+        if time.monotonic() >= deadline:
+            cancel.set()
             raise LLMError(f"the language model did not finish within {timeout_s:.0f} s")
     if error:
-        exc = error[0]
-        raise LLMError(f"the language model failed ({type(exc).__name__}: "
-                       f"{str(exc)[:120]})") from exc
+        raise _failed(error[0]) from error[0]
     return "".join(pieces)
 
 

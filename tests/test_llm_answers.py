@@ -9,6 +9,7 @@ extractive with a notice, and never hang.
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -143,6 +144,71 @@ def test_slow_model_never_hangs(make_engine: Callable[..., Engine]) -> None:
     assert time.perf_counter() - t < 2.5
     assert not a.abstained and a.mode == "extractive"
     assert any("did not finish within" in n or "did not answer within" in n for n in a.notices)
+
+
+class EndlessStream(ScriptedChatModel):
+    """Streams one token every ``delay_s`` forever (a server that never finishes)."""
+
+    streamed: list[str] = Field(default_factory=list)
+
+    def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                run_manager: Any = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+        while True:
+            time.sleep(self.delay_s)
+            self.streamed.append("Baclofen ")
+            yield ChatGenerationChunk(message=AIMessageChunk(content="Baclofen "))
+
+
+def test_an_endless_stream_is_stopped_not_left_running() -> None:
+    """Past the deadline the caller falls back and the model is told to stop: no thread keeps
+    reading (before, the CLI printed its answer and then never exited)."""
+    from followup.llm import LLMError, stream
+
+    model = EndlessStream(script=lambda p: "", delay_s=0.05)
+    got: list[str] = []
+    with pytest.raises(LLMError, match="did not finish within"):
+        stream(model, "prompt", 0.5, got.append)
+    assert got, "tokens were streamed before the deadline"
+    time.sleep(0.3)
+    n = len(model.streamed)
+    time.sleep(0.3)
+    assert len(model.streamed) == n, "the stream kept being read after the deadline"
+    assert all(t.daemon for t in threading.enumerate() if t.name == "llm")
+
+
+def test_a_stuck_model_is_waited_on_once_per_answer(make_engine: Callable[..., Engine]
+                                                    ) -> None:
+    """When the follow-up's rewrite times out, the answer is composed extractively at once,
+    not after a second wait on the same model."""
+    engine = make_engine(lambda p: "unused", delay_s=1.0, timeout=0.3)
+    a = engine.ask("What about baclofen?", [Turn("user", Q), Turn("assistant", "Yes.")])
+    assert a.mode == "extractive" and not a.abstained
+    assert len(engine.chat_model.prompts) == 1  # type: ignore[union-attr]
+    assert any("did not answer within" in n for n in a.notices)
+
+
+def _settle() -> None:
+    """Wait for calls that earlier tests gave up on to end (they hold their slots till then)."""
+    from followup.llm import calls_in_flight
+
+    deadline = time.monotonic() + 10
+    while calls_in_flight() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert calls_in_flight() == 0
+
+
+def test_too_many_waiting_calls_fall_back_at_once() -> None:
+    from followup.llm import _MAX_CALLS, LLMError, complete
+
+    _settle()
+    model = ScriptedChatModel(script=lambda p: "x", delay_s=1.0, prompts=[])
+    for _ in range(_MAX_CALLS):
+        with pytest.raises(LLMError, match="did not answer"):
+            complete(model, "p", 0.01)
+    with pytest.raises(LLMError, match="busy"):
+        complete(model, "p", 5.0)
+    _settle()
+    assert complete(model.model_copy(update={"delay_s": 0.0}), "p", 5.0) == "x"
 
 
 def test_condense_prompt_is_used_and_checked(make_engine: Callable[..., Engine]) -> None:
