@@ -36,6 +36,15 @@ from retriever.hybrid import HybridRetriever, Passage
 AUDIENCES = ("clinician", "patient")
 _SENTENCE_VECTORS_MAX = 20_000  # ~30 MB of 384-float vectors
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+# Terminal escape sequences (colour, cursor, window title) go whole, not just their ESC byte.
+_ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]")
+_MAX_HISTORY_TURNS = 200
+_MAX_ANSWER_CHARS = 50_000  # an assistant turn: an answer with its references and passages
+
+
+def _plain(text: str) -> str:
+    """Text without escape sequences or control characters (tabs and newlines kept)."""
+    return unicodedata.normalize("NFC", _CONTROL.sub(" ", _ESCAPE.sub("", text)))
 
 
 def clean_question(question: object, settings: Settings) -> str:
@@ -46,8 +55,7 @@ def clean_question(question: object, settings: Settings) -> str:
     """
     if not isinstance(question, str):
         raise InputError("the question must be text")
-    text = unicodedata.normalize("NFC", _CONTROL.sub(" ", question))
-    text = " ".join(text.split())
+    text = " ".join(_plain(question).split())
     if not text:
         raise InputError("the question is empty; type a question about the articles")
     if len(text) > settings.max_question_chars:
@@ -86,6 +94,28 @@ def parse_history(data: str | list[Any] | None) -> list[Turn]:
             raise InputError(f"history turn {i} has no text content")
         turns.append(Turn(role, content))
     return turns
+
+
+def clean_history(turns: Sequence[Turn], settings: Settings) -> list[Turn]:
+    """The turns with escape sequences and control characters removed, within limits: a user
+    turn is held to the question's limit, so a long text cannot come in as history.
+
+    Raises:
+        InputError: too many turns, or a turn over its limit.
+    """
+    if len(turns) > _MAX_HISTORY_TURNS:
+        raise InputError(f"the history has {len(turns)} turns; the limit is "
+                         f"{_MAX_HISTORY_TURNS}. Start a new conversation")
+    out: list[Turn] = []
+    for i, turn in enumerate(turns):
+        content = _plain(turn.content)
+        limit = settings.max_question_chars if turn.role == "user" else _MAX_ANSWER_CHARS
+        if len(content.strip()) > limit:
+            raise InputError(f"history turn {i} ({turn.role}) is {len(content.strip()):,} "
+                             f"characters long; the limit is {limit:,}"
+                             + (" (FOLLOWUP_MAX_QUESTION_CHARS)" if turn.role == "user" else ""))
+        out.append(Turn(turn.role, content))
+    return out
 
 
 def _cited_titles(history: Sequence[Turn]) -> list[str]:
@@ -152,8 +182,8 @@ class Engine:
         if audience not in AUDIENCES:
             raise InputError(f"audience must be one of {', '.join(AUDIENCES)}, not {audience!r}")
         text = clean_question(question, self.settings)
-        turns = parse_history(history) if isinstance(history, (str, type(None))) else list(
-            history)
+        turns = clean_history(parse_history(history) if isinstance(history, (str, type(None)))
+                              else list(history), self.settings)
         notices: list[str] = []
         interp, llm_ok = self._interpret(text, turns, notices)
         expanded = with_synonyms(interp.standalone)

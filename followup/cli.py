@@ -215,8 +215,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def _print_answer(answer: Any) -> None:
-    if answer.is_followup:
-        print(f"Interpreted as: {answer.standalone_question}\n")
+    print(f"Interpreted as: {answer.standalone_question}\n")
     print(answer.markdown())
     for notice in answer.notices:
         print(f"\nNote: {notice}")
@@ -241,6 +240,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
                 args.history, encoding="utf-8").read()
         except OSError as exc:
             raise UsageError(f"cannot read --history {args.history}: {exc.strerror}") from exc
+        except UnicodeDecodeError as exc:
+            raise UsageError(f"--history {args.history} is not UTF-8 text (byte {exc.start}); "
+                             'give a JSON list of {"role", "content"} objects') from exc
         history = parse_history(raw)
     engine = Engine(_settings(args))
     if not args.interactive:

@@ -83,9 +83,7 @@ def _reference(a: dict[str, Any], r: dict[str, Any], turn: int) -> str:
 def render_answer(a: dict[str, Any], turn: int) -> str:
     """One answer: body (or refusal), interpretation, references, notices, disclaimer."""
     out = []
-    if a.get("is_followup"):
-        out.append(f'<div class="interpreted">Interpreted as: '
-                   f'{esc(a["standalone_question"])}</div>')
+    out.append(f'<div class="interpreted">Interpreted as: {esc(a["standalone_question"])}</div>')
     if a["abstained"]:
         closest = "".join(f"<li>{esc(c['title'])}</li>" for c in a.get("closest_articles", []))
         out.append(f'<div class="refusal"><b>Not covered by the articles.</b> '
@@ -140,8 +138,7 @@ def conversation_markdown(turns: Sequence[dict[str, Any]]) -> str:
             out += [f"Error: {t['error']}", ""]
             continue
         a = t["answer"]
-        if a.get("is_followup"):
-            out += [f"*Interpreted as: {a['standalone_question']}*", ""]
+        out += [f"*Interpreted as: {a['standalone_question']}*", ""]
         out += [a["answer"], ""]
     return "\n".join(out)
 

@@ -185,3 +185,14 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**clean)  # type: ignore[arg-type]
     except ValueError as exc:  # pydantic.ValidationError is a ValueError
         raise UsageError(f"invalid settings: {exc}") from exc
+
+
+def settings_table() -> str:
+    """The README's table of settings (a test keeps the README in step with this class)."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        default = field.default
+        shown = "–" if default is None else (
+            "(hidden)" if hasattr(default, "get_secret_value") else str(default))
+        rows.append(f"| `FOLLOWUP_{name.upper()}` | {shown} | {field.description or ''} |")
+    return "\n".join(rows)

@@ -408,8 +408,13 @@ def open_store(settings: Settings, *, create: bool = False, rebuild: bool = Fals
         StoreMissingError: no index and ``create`` is False.
         FingerprintMismatchError: the index was built with another model or chunker.
     """
-    client = _client(settings)
     store_name = settings.describe_store()
+    if not create and not settings.chroma_url and not (
+            settings.store_dir / "chroma.sqlite3").is_file():
+        # checked before Chroma opens the folder: asking must not leave an empty store behind
+        raise StoreMissingError(f"no index in {store_name}; build it with "
+                                "`followup ingest corpus/`")
+    client = _client(settings)
     try:
         existing = _existing(client)
     except Exception as exc:

@@ -176,6 +176,29 @@ def test_malformed_input_is_a_clear_error(engine: Engine, question: str, history
 def test_control_characters_are_removed(engine: Engine) -> None:
     a = engine.ask("Can\x00 withdrawal\x1b cause muscle\u202e spasms?")
     assert a.question == "Can withdrawal cause muscle spasms?" and not a.abstained
+    coloured = engine.ask("Can \x1b[31mwithdrawal\x1b[0m cause muscle spasms?\x1b]0;title\x07")
+    assert coloured.question == "Can withdrawal cause muscle spasms?"
+    assert not coloured.abstained
+
+
+def test_history_is_cleaned_and_held_to_the_limits(engine: Engine) -> None:
+    """History is input too: escape sequences and control characters go (they reached the
+    JSON and the terminal through the standalone question), and a user turn is held to the
+    question's limit (a 22,000-character turn came through as the standalone question)."""
+    import json
+
+    dirty = json.dumps([{"role": "user",
+                         "content": "Can withdrawal\u0007\u0000 cause muscle\u001b[2J spasms?"},
+                        {"role": "assistant", "content": "Yes.\u001b]0;x\u0007"}])
+    a = engine.ask("What about baclofen?", dirty)
+    assert "baclofen" in a.standalone_question
+    assert not any(ch in a.standalone_question for ch in "\x00\x07\x1b")
+    assert "[2J" not in a.standalone_question
+    long_turn = json.dumps([{"role": "user", "content": "Can withdrawal cause spasms? " * 800}])
+    with pytest.raises(InputError, match="history turn 0 .user. is .* the limit is 2,000"):
+        engine.ask("What about baclofen?", long_turn)
+    with pytest.raises(InputError, match="the limit is 200"):
+        engine.ask("What about baclofen?", [Turn("user", "Why?")] * 201)
 
 
 def test_unknown_audience(engine: Engine) -> None:

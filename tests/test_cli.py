@@ -107,6 +107,22 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path)
     assert info.value.code == 2
 
 
+def test_ask_bad_history_file_and_missing_store(capsys: pytest.CaptureFixture[str],
+                                               tmp_path: Path) -> None:
+    """A history file that is not UTF-8 is a usage error (it was a traceback); asking a store
+    that does not exist says to ingest and leaves no empty store behind."""
+    binary = tmp_path / "history.json"
+    binary.write_bytes(b"\xff\xfe[]")
+    code, _, err = _run(capsys, "ask", "What about baclofen?", "--history", str(binary),
+                        "--store", str(tmp_path / "none"))
+    assert code == 2 and "not UTF-8" in err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, _, err = _run(capsys, "ask", "Can withdrawal cause spasms?", "--store", str(empty))
+    assert code == 1 and "followup ingest" in err
+    assert list(empty.iterdir()) == []
+
+
 def test_status_without_store_says_what_to_do(capsys: pytest.CaptureFixture[str],
                                               tmp_path: Path) -> None:
     code, _, err = _run(capsys, "status", "--store", str(tmp_path / "none"))
@@ -131,3 +147,10 @@ def test_bench_chat_without_an_index_says_so_before_launching(
     code, _, err = _run(capsys, "bench", "chat", "--store", str(tmp_path / "none"))
     assert code == 1  # a store error (2 is for usage)
     assert "no index" in err and "followup ingest" in err
+
+
+def test_readme_lists_every_setting_with_its_default() -> None:
+    from followup.settings import settings_table
+
+    assert settings_table() in (ROOT / "README.md").read_text(encoding="utf-8"), (
+        "README's settings table is out of date: paste followup.settings.settings_table()")
