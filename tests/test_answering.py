@@ -195,7 +195,7 @@ def test_history_is_cleaned_and_held_to_the_limits(engine: Engine) -> None:
     assert not any(ch in a.standalone_question for ch in "\x00\x07\x1b")
     assert "[2J" not in a.standalone_question
     long_turn = json.dumps([{"role": "user", "content": "Can withdrawal cause spasms? " * 800}])
-    with pytest.raises(InputError, match="history turn 0 .user. is .* the limit is 2,000"):
+    with pytest.raises(InputError, match=r"history turn 0 \(user\) is .* the limit is 2,000"):
         engine.ask("What about baclofen?", long_turn)
     with pytest.raises(InputError, match="the limit is 200"):
         engine.ask("What about baclofen?", [Turn("user", "Why?")] * 201)
