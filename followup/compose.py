@@ -41,10 +41,13 @@ class _Candidate:
     dense: float
     lexical: float
     terms: frozenset[str]
+    vector: np.ndarray
 
 
 _ABOUT_BONUS = 0.3  # a sentence that speaks of the group of patients asked about
 _TYPED_BONUS = 0.15  # a sentence holding the kind of answer asked for ("how long": a duration)
+_SAME_MEANING = 0.8  # two sentences this close (cosine) say the same thing
+_SAME_FACT = 0.65  # ... or this close when they also give the same numbers ("4,000 mg in 24 h")
 _PRESCORE_FLOOR = 0.5  # a sentence below this share of the best lexical pre-score is not embedded
 
 
@@ -144,16 +147,16 @@ def compose_extractive(
     # far behind the best on words, a sentence cannot come within the answer's floor of it
     floor = _PRESCORE_FLOOR * scored[0][0]
     scored = [x for i, x in enumerate(scored[:max_embedded]) if i < 3 or x[0] >= floor]
-    dense = _embed_sentences(question, [(x[2].chunk, x[3]) for x in scored], embedder,
-                             question_vector, vector_cache)
+    dense, vectors = _embed_sentences(question, [(x[2].chunk, x[3]) for x in scored], embedder,
+                                      question_vector, vector_cache)
     cands: list[_Candidate] = []
-    for (_, rank, p, s, lex, field_lex, st), d in zip(scored, dense, strict=True):
+    for (_, rank, p, s, lex, field_lex, st), d, vec in zip(scored, dense, vectors, strict=True):
         score = 0.5 * float(d) + 0.35 * lex + 0.1 * field_lex + 0.15 * (p.score / top)
         if p.chunk.kind == "answer":
             score += 0.03
         if audience == "patient":
             score -= 0.12 * jargon(s.text)
-        cands.append(_Candidate(rank, p, s, score, float(d), lex, st))
+        cands.append(_Candidate(rank, p, s, score, float(d), lex, st, vec))
     cands.sort(key=lambda c: c.score, reverse=True)
     best = cands[0]
     chosen: list[_Candidate] = []
@@ -169,6 +172,8 @@ def compose_extractive(
         ts = c.terms
         if any(_jaccard(ts, other) >= 0.6 for other in seen_terms):
             continue
+        if any(_same_statement(c, other) for other in chosen):
+            continue
         if len(normalise_space(c.sentence.text)) < 25:  # fragments ("Key Points") say nothing
             continue
         if looks_like_instruction(c.sentence.text):
@@ -177,13 +182,35 @@ def compose_extractive(
         seen_terms.append(ts)
     if not chosen:
         return Composition([], [], best.score)
-    # group by article/section in the order of each group's best sentence; source order inside
+    # the direct answer first: the article's own answer when it was chosen, else the best
+    # sentence; then the rest grouped by article/section in the order of each group's best
+    # sentence, source order inside a group
+    lead = next((c for c in chosen if c.passage.chunk.kind == "answer"
+                 and c.passage.chunk.article_id == chosen[0].passage.chunk.article_id),
+                chosen[0])
+    rest = [c for c in chosen if c is not lead]
     group_rank: dict[tuple[str, str], int] = {}
     for i, c in enumerate(chosen):
         group_rank.setdefault((c.passage.chunk.article_id, c.passage.chunk.section), i)
-    chosen.sort(key=lambda c: (group_rank[(c.passage.chunk.article_id, c.passage.chunk.section)],
-                               c.sentence.start))
-    return _cite(chosen, best.score)
+    rest.sort(key=lambda c: (group_rank[(c.passage.chunk.article_id, c.passage.chunk.section)],
+                             c.sentence.start))
+    return _cite([lead, *rest], best.score)
+
+
+_QUANTITY = re.compile(r"(?<![A-Za-z\d.,])\d+(?:[.,]\d+)*")  # not the 12 of "B12"
+
+
+def _same_statement(a: _Candidate, b: _Candidate) -> bool:
+    """Near-duplicates in other words ("the labeled maximum is 4,000 mg in 24 hours" and "in
+    healthy adults the labeled ceiling is 4,000 mg in 24 hours"): close in meaning with many
+    words in common, or fairly close with the same quantities. Sentences on one topic that
+    say different things are both kept."""
+    cos = float(a.vector @ b.vector)
+    if cos >= _SAME_MEANING and _jaccard(a.terms, b.terms) >= 0.35:
+        return True
+    na = frozenset(_QUANTITY.findall(a.sentence.text))
+    nb = frozenset(_QUANTITY.findall(b.sentence.text))
+    return cos >= _SAME_FACT and bool(na) and bool(nb) and (na <= nb or nb <= na)
 
 
 def _embed_sentences(
@@ -192,8 +219,8 @@ def _embed_sentences(
     embedder: Embedder,
     question_vector: np.ndarray | None,
     cache: MutableMapping[tuple[str, str, int], np.ndarray] | None,
-) -> np.ndarray:
-    """Cosine of each sentence to the question (embeddings are normalised)."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cosine of each sentence to the question, and the sentences' (normalised) vectors."""
     q = question_vector if question_vector is not None else np.asarray(
         embedder.embed([question])[0], dtype=np.float32)
     keys = [(c.article_id, c.article_hash, s.start) for c, s in items]
@@ -210,8 +237,9 @@ def _embed_sentences(
             if cache is not None:
                 cache[k] = vectors[k]
     if not keys:
-        return np.zeros(0, dtype=np.float32)
-    return np.stack([vectors[k] for k in keys]) @ q
+        return np.zeros(0, dtype=np.float32), np.zeros((0, len(q)), dtype=np.float32)
+    matrix = np.stack([vectors[k] for k in keys])
+    return matrix @ q, matrix
 
 
 class ReferenceBook:

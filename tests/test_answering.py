@@ -331,3 +331,20 @@ def test_the_kind_of_answer_asked_for_is_preferred(engine: Engine) -> None:
     assert all(FREQUENCY.search(s.text) for s in often.sentences), often.body_markdown()
     dose = engine.ask("What is the starting dose of levothyroxine?")
     assert "112 mcg" in dose.body_markdown()
+
+
+def test_direct_answer_first_and_no_restatements(engine: Engine) -> None:
+    """The article's own direct answer leads when it is chosen, else the best sentence; a
+    sentence that restates a chosen one in other words ("labeled maximum" / "labeled
+    ceiling", both 4,000 mg in 24 hours) is dropped. Before, "Yes, stopping …" came fourth and
+    both 4,000 mg sentences were given."""
+    spasms = engine.ask("Can withdrawal cause muscle spasms?")
+    assert spasms.sentences[0].text.startswith("Yes,")
+    dose = engine.ask("What is the maximum daily dose of acetaminophen?")
+    assert "4,000 mg" in dose.sentences[0].text
+    mg = engine.ask("How many mg of acetaminophen can a healthy adult take in 24 hours?")
+    assert sum("4,000 mg" in s.text for s in mg.sentences) == 1, mg.body_markdown()
+    taper = engine.ask("How much should the benzodiazepine dose be reduced at each step?")
+    assert sum("5% to 10%" in s.text for s in taper.sentences) == 1, taper.body_markdown()
+    b12 = engine.ask("Does long-term metformin cause vitamin B12 deficiency?")
+    assert len(b12.sentences) >= 2, "sentences on one topic that say different things stay"
