@@ -129,13 +129,18 @@ def compose_extractive(
     seen: set[tuple[str, int]] = set()
     for rank, p in enumerate(pool):
         field_lex = sum(w for t, w in weights.items() if t in term_set(p.chunk.section)) / total
+        # A sentence that opens with a pronoun ("It is … treated by stopping …" in the
+        # serotonin syndrome article) speaks of the article's subject: the title's words count
+        # for it, except the words asked about (emphasis), which must be in the sentence.
+        inherited = (term_set(p.chunk.title) - emphasis) if emphasis else frozenset()
         sets = (sentence_terms(p.chunk) if sentence_terms is not None
                 else [term_set(s.text) for s in p.chunk.sentences])
         for s, st in zip(p.chunk.sentences, sets, strict=True):
             if (p.chunk.article_id, s.start) in seen:  # overlapping chunks share sentences
                 continue
             seen.add((p.chunk.article_id, s.start))
-            lex = sum(w for t, w in weights.items() if t in st) / total
+            own = (st | inherited) if inherited and _PRONOUN_START.match(s.text) else st
+            lex = sum(w for t, w in weights.items() if t in own) / total
             if about and any(pattern.search(s.text) for pattern in about):
                 lex += _ABOUT_BONUS
             if wanted is not None and wanted.search(s.text):
@@ -188,6 +193,12 @@ def compose_extractive(
     lead = next((c for c in chosen if c.passage.chunk.kind == "answer"
                  and c.passage.chunk.article_id == chosen[0].passage.chunk.article_id),
                 chosen[0])
+    if _PRONOUN_START.match(lead.sentence.text):  # "It is treated by …": its antecedent first
+        sentences = lead.passage.chunk.sentences
+        i = next((k for k, x in enumerate(sentences) if x.start == lead.sentence.start), 0)
+        before = next((c for c in chosen if i > 0 and c.sentence.start == sentences[i - 1].start
+                       and c.passage.chunk.article_id == lead.passage.chunk.article_id), None)
+        lead = before or lead
     rest = [c for c in chosen if c is not lead]
     group_rank: dict[tuple[str, str], int] = {}
     for i, c in enumerate(chosen):
@@ -197,6 +208,7 @@ def compose_extractive(
     return _cite([lead, *rest], best.score)
 
 
+_PRONOUN_START = re.compile(r"^(?:It|Its|This|These|They|Their|Such)\b")
 _QUANTITY = re.compile(r"(?<![A-Za-z\d.,])\d+(?:[.,]\d+)*")  # not the 12 of "B12"
 
 

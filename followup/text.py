@@ -28,7 +28,10 @@ NEGATIONS = frozenset("no not never without none neither nor cannot avoid contra
 
 @lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
-    return str(_STEMMER.stemWord(word))
+    """Snowball's stem, with a noun in -ment joined to its verb ("treatment" and "treated" are
+    both "treat"; Snowball already does it for "management")."""
+    s = str(_STEMMER.stemWord(word))
+    return s[:-4] if s.endswith("ment") and len(s) >= 8 else s
 
 
 def _parts(token: str) -> tuple[str, ...]:

@@ -20,7 +20,7 @@ import numpy as np
 from followup.chunks import Chunk
 from followup.text import terms
 
-LEXICAL_VERSION = "1"
+LEXICAL_VERSION = "2"  # 2: "-ment" nouns stem with their verbs (followup.text.stem)
 
 
 def lexical_text(chunk: Chunk) -> str:

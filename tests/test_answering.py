@@ -348,3 +348,18 @@ def test_direct_answer_first_and_no_restatements(engine: Engine) -> None:
     assert sum("5% to 10%" in s.text for s in taper.sentences) == 1, taper.body_markdown()
     b12 = engine.ask("Does long-term metformin cause vitamin B12 deficiency?")
     assert len(b12.sentences) >= 2, "sentences on one topic that say different things stay"
+
+
+def test_a_sentence_that_opens_with_a_pronoun_speaks_of_its_article(engine: Engine) -> None:
+    """"It is diagnosed … and treated by stopping the serotonergic drugs" answers "How is
+    serotonin syndrome treated?" although it does not name the syndrome (before: causes and
+    triptan statistics only); its antecedent comes before it. "treatment" and "treated" are
+    one term."""
+    from followup.text import stem
+
+    assert stem("treatment") == stem("treated") == stem("treating")
+    assert stem("moment") == "moment"
+    a = engine.ask("How is serotonin syndrome treated?")
+    texts = [s.text for s in a.sentences]
+    i = next(k for k, t in enumerate(texts) if "treated by stopping the serotonergic" in t)
+    assert i > 0 and texts[i - 1].startswith("Serotonin syndrome")
