@@ -128,6 +128,13 @@ def run(suite_file: Path, answer_store: Settings, embedder: Any,
      "generate: followups must be a whole number ≥ 1"),
     ("name: x\ngenerate: {from: pubmedqa, path: ., limit: 2.5}",
      "generate: limit must be a whole number ≥ 1"),
+    ("name: x\ncases: [{id: a, tags: 5, turns: [{ask: hi}]}]",
+     "case 'a': tags must be a list of texts"),
+    ("name: x\ncases: [{id: a, tags: [known-failure, 3], turns: [{ask: hi}]}]",
+     "case 'a': tags must be a list of texts"),
+    ("name: x\ncases:\n  - id: a\n    turns:\n      - ask: hi\n        expect: {contains: [a]}\n"
+     "        expect: {abstain: true}\n", "key 'expect' appears twice in one mapping (line 7)"),
+    ("name: x\nname: y\ncases: [{id: a, turns: [{ask: hi}]}]", "key 'name' appears twice"),
 ])
 def test_malformed_suites_name_file_case_and_reason(tmp_path: Path, text: str,
                                                     message: str) -> None:
@@ -136,6 +143,22 @@ def test_malformed_suites_name_file_case_and_reason(tmp_path: Path, text: str,
         load_suite(path)
     assert str(path) in str(err.value)
     assert message in str(err.value)
+
+
+def test_tags_may_be_one_text_and_yaml_merge_keys_are_not_duplicates(tmp_path: Path) -> None:
+    suite = load_suite(write(tmp_path / "s.yaml", """
+        name: s
+        cases:
+          - id: a
+            tags: known-failure
+            turns: [{ask: q}]
+          - id: b
+            tags: [known-failure, slow]
+            turns: [{<<: {ask: q, expect: {abstain: true}}, ask: r}]
+        """))
+    assert suite.cases[0].tags == ("known-failure",) and suite.cases[0].known_failure
+    assert suite.cases[1].tags == ("known-failure", "slow")
+    assert suite.cases[1].turns[0].ask == "r" and suite.cases[1].turns[0].must_abstain
 
 
 def test_corpus_paths_are_relative_to_the_suite(tmp_path: Path) -> None:
