@@ -11,6 +11,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
+import math
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -26,6 +27,7 @@ from evals.metrics import (
     check_expectations,
     has_passage_gold,
     judge_sentences,
+    metric_names,
     passage_relevant,
 )
 from evals.suite import Case, Suite, Turn
@@ -123,9 +125,7 @@ class Run:
         """Results of the suites whose name or path matches ``pattern`` (all when None)."""
         if not pattern:
             return self.results
-        names = {s.name for s in self.suites
-                 if fnmatch.fnmatch(s.name, pattern) or fnmatch.fnmatch(str(s.path), pattern)
-                 or fnmatch.fnmatch(s.path.name, pattern)}
+        names = {s.name for s in matching_suites(self.suites, pattern)}
         return [r for r in self.results if r.suite in names]
 
     def metrics(self, pattern: str | None = None) -> dict[str, float]:
@@ -176,6 +176,13 @@ class Run:
                     "notes": self.notes},
             "judge_calibration": self.judge_calibration,
         })
+
+
+def matching_suites(suites: Sequence[Suite], pattern: str) -> list[Suite]:
+    """The suites whose name, path or file name matches the glob ``pattern``."""
+    return [s for s in suites
+            if fnmatch.fnmatch(s.name, pattern) or fnmatch.fnmatch(str(s.path), pattern)
+            or fnmatch.fnmatch(s.path.name, pattern)]
 
 
 def _clean(x: Any) -> Any:
@@ -383,17 +390,25 @@ def parse_threshold(text: str, at_most: bool = False) -> Threshold:
     return Threshold(m.group("pattern"), m.group("metric"), value, at_most)
 
 
+def validate_thresholds(thresholds: Sequence[Threshold], suites: Sequence[Suite]) -> None:
+    """Before anything runs: every metric exists and every SUITE_GLOB matches a loaded suite."""
+    known = metric_names()
+    for t in thresholds:
+        if t.metric not in known:
+            raise EvalError(f"{t}: unknown metric {t.metric!r} (known: "
+                            f"{', '.join(sorted(known))})")
+        if t.pattern and not matching_suites(suites, t.pattern):
+            raise EvalError(f"{t}: no suite matches {t.pattern!r} (suites: "
+                            f"{', '.join(s.name for s in suites)}); the glob matches suite "
+                            "names, paths or file names")
+
+
 def check_thresholds(run: Run, thresholds: Sequence[Threshold]) -> list[str]:
-    """Each threshold not met, as a line; a metric that does not exist is an error."""
+    """Each threshold not met, as a line (a metric with nothing to measure is not met)."""
+    validate_thresholds(thresholds, run.suites)
     failed: list[str] = []
     for t in thresholds:
-        if t.pattern and not run.of(t.pattern):
-            raise EvalError(f"{t}: no suite matches {t.pattern!r}")
-        metrics = run.metrics(t.pattern)
-        if t.metric not in metrics:
-            raise EvalError(f"{t}: unknown metric {t.metric!r} (known: "
-                            f"{', '.join(sorted(metrics))})")
-        v = metrics[t.metric]
+        v = run.metrics(t.pattern).get(t.metric, math.nan)
         ok = v == v and (v <= t.value if t.at_most else v >= t.value)
         if not ok:
             failed.append(f"{t}: got {v:.4g}")
@@ -442,11 +457,15 @@ def table(run: Run) -> str:
     return "\n\n".join(blocks)
 
 
-def gating_failures(run: Run) -> tuple[list[str], list[str]]:
-    """(cases that fail and gate the run, known failures that now pass)."""
+def gating_failures(run: Run, allow_known: bool = False) -> tuple[list[str], list[str]]:
+    """(cases that fail and gate the run, known failures that now pass).
+
+    A failing case tagged ``known-failure`` gates the run like any other (the contract: exit 1
+    when a case fails) unless ``allow_known`` (``--allow-known-failures``) exempts it."""
     cases = run.cases()
-    failing = [f"{c['suite']} / {c['id']}" for c in cases
-               if not c["passed"] and not c["known_failure"]]
+    failing = [f"{c['suite']} / {c['id']}" + (" (known failure)" if c["known_failure"] else "")
+               for c in cases
+               if not c["passed"] and not (allow_known and c["known_failure"])]
     fixed = [f"{c['suite']} / {c['id']}" for c in cases if c["passed"] and c["known_failure"]]
     return failing, fixed
 

@@ -424,6 +424,61 @@ def test_cli_malformed_suite_stops_before_running(tmp_path: Path) -> None:
     assert f"{bad}: case 'c1': turn 1: unknown key(s) oops" in proc.stderr
 
 
+KNOWN_SUITE = """
+name: known
+cases:
+  - id: lithium-known
+    tags: [known-failure]
+    turns:
+      - ask: How is lithium toxicity treated?
+        expect: {contains: [zebra-unicorn]}
+"""
+
+
+def test_a_failing_known_failure_fails_the_run_unless_allowed(
+        answer_store: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    suite = write(tmp_path / "known.yaml", KNOWN_SUITE)
+    out = tmp_path / "new" / "folder" / "out.json"  # created, before the run
+    code, text, err = _eval([str(suite), "--store", str(answer_store.store_dir),
+                             "--json", str(out)], capsys)
+    assert code == 1 and "KNOWN known / lithium-known" in text
+    assert "1 case(s) failed, 1 of them tagged known-failure (--allow-known-failures" in err
+    assert json.loads(out.read_text())["cases"][0]["known_failure"] is True
+    code, text, err = _eval([str(suite), "--store", str(answer_store.store_dir),
+                             "--allow-known-failures"], capsys)
+    assert code == 0 and "KNOWN known / lithium-known" in text and "failed" not in err
+
+
+@pytest.mark.parametrize(("flag", "value", "message"), [
+    ("--json", "a-file/out.json", "--json {tmp}/a-file/out.json: cannot write there"),
+    ("--report", "a-folder", "--report {tmp}/a-folder: is a folder"),
+    ("--min", "citation_recal=0.9", "unknown metric 'citation_recal'"),
+    ("--max", "nosuch*:false_refusal_rate=0.05", "no suite matches 'nosuch*' (suites: known)"),
+])
+def test_bad_outputs_and_thresholds_stop_before_any_case_runs(
+        answer_store: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch, flag: str, value: str, message: str) -> None:
+    (tmp_path / "a-file").write_text("x")
+    (tmp_path / "a-folder").mkdir()
+    suite = write(tmp_path / "known.yaml", KNOWN_SUITE)
+    ran: list[str] = []
+    monkeypatch.setattr(Runner, "run_case", lambda *a, **k: ran.append("case") or [])
+    with pytest.raises(EvalError) as err:
+        _eval([str(suite), "--store", str(answer_store.store_dir), flag,
+               str(tmp_path / value) if flag in ("--json", "--report") else value], capsys)
+    assert message.format(tmp=tmp_path) in str(err.value)
+    assert ran == []
+
+
+def test_known_metric_with_nothing_to_measure_is_not_met_rather_than_unknown() -> None:
+    from evals.runner import check_thresholds, validate_thresholds
+
+    validate_thresholds([parse_threshold("passage_hit@5=0.8")], [])
+    empty = Run([], [], "t", "j")
+    assert check_thresholds(empty, [parse_threshold("passage_hit@5=0.8")]) == [
+        "passage_hit@5 ≥ 0.8: got nan"]
+
+
 def test_unreachable_url_is_one_clear_message() -> None:
     with pytest.raises(EvalError, match=r"cannot reach the chat at http://127.0.0.1:9/.*is it "
                                         r"running"):
