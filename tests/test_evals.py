@@ -479,6 +479,54 @@ def test_known_metric_with_nothing_to_measure_is_not_met_rather_than_unknown() -
         "passage_hit@5 ≥ 0.8: got nan"]
 
 
+def test_corpus_store_is_keyed_by_content(small_corpus: Path, tmp_path: Path,
+                                          counting: Any) -> None:
+    """A byte-identical copy of the corpus elsewhere reuses the store (nothing embedded); an
+    edited corpus takes over its previous store and embeds only what changed."""
+    import shutil
+
+    from evals.runner import legacy_corpus_store
+    from followup.store import open_store
+
+    settings = Settings(eval_dir=tmp_path / "eval", progress=False)
+
+    def ingest_for(corpus: Path) -> tuple[int, Path]:
+        suite = load_suite(write(tmp_path / f"{corpus.name}.yaml",
+                                 f"name: s\ncorpus: [{corpus}]\ncases: [{{id: a, turns: "
+                                 "[{ask: q}]}]"))
+        runner = Runner(settings, log=lambda _m: None)
+        runner._embedder = counting
+        before = counting.texts
+        runner._ingest(suite, runner._settings_for(suite))
+        return counting.texts - before, runner.corpus_store(suite)
+
+    def articles(store: Path) -> dict[str, tuple[str, int]]:
+        s = settings.model_copy(update={"store_dir": store})
+        return {a: (e.content_hash, e.chunks) for a, e in open_store(s).manifest().items()}
+
+    first, store = ingest_for(small_corpus)
+    assert first > 0
+    assert ingest_for(small_corpus) == (0, store)
+    copy = shutil.copytree(small_corpus, tmp_path / "elsewhere" / "corpus")
+    assert ingest_for(copy) == (0, store)  # same content, another folder: the same store
+
+    (small_corpus / "serotonin-syndrome.md").unlink()
+    spasms = small_corpus / "withdrawal-muscle-spasms.md"
+    spasms.write_text(spasms.read_text() + "\nMagnesium was also tried in one report. 1\n")
+    embedded, edited = ingest_for(small_corpus)
+    assert edited != store and not store.exists()  # taken over, not rebuilt
+    got = articles(edited)
+    assert embedded == got["withdrawal-muscle-spasms"][1] < first  # the edited article only
+    assert set(got) == {"withdrawal-muscle-spasms", "baclofen-withdrawal",
+                        "metformin-renal-dosing"}  # the deleted article is pruned
+
+    # a store cached by the corpus paths (before this change) is taken over, not re-embedded
+    edited.rename(legacy_corpus_store(settings, [small_corpus.resolve()]))
+    edited.with_name(edited.name + ".corpus.json").unlink()
+    assert ingest_for(small_corpus) == (0, edited)
+    assert articles(edited) == got
+
+
 def test_unreachable_url_is_one_clear_message() -> None:
     with pytest.raises(EvalError, match=r"cannot reach the chat at http://127.0.0.1:9/.*is it "
                                         r"running"):
