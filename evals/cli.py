@@ -58,6 +58,9 @@ def writable_output(value: str, flag: str) -> Path:
             pass
         if not existed:
             path.unlink()
+    except (FileExistsError, NotADirectoryError):
+        raise EvalError(f"{flag} {value}: cannot write there (a part of its folder path is a "
+                        "file); choose another path") from None
     except OSError as exc:
         raise EvalError(f"{flag} {value}: cannot write there ({exc.strerror or exc}); choose "
                         "another path") from None
