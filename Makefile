@@ -53,7 +53,8 @@ bench-chat: ingest
 	$(VENV)/bin/followup bench chat
 
 ## Grounding suites: the hand-written ones over the sample corpus, then PubMedQA, COVID-QA and
-## MedQuAD follow-up chains with baselines; thresholds are the targets; report in eval-results/.
+## MedQuAD follow-up chains with baselines; thresholds are the targets (--gate metrics: exit 1
+## when one is not met; failing cases are reported); report in eval-results/.
 ## The first run embeds the datasets (~35 min, MedQuAD most of it); later runs reuse the stores.
 SAMPLE := evals/suites/*
 eval: setup
@@ -67,10 +68,12 @@ eval: setup
 	  --min 'pubmedqa:article_hit@1=0.97' --min 'covidqa:passage_hit@5=0.85' \
 	  --min 'medquad-chains:article_hit@5=0.90'
 
-## Only the hand-written suites (a minute).
+## Only the hand-written suites (a minute); exit 1 when a case fails, except the one tagged
+## known-failure (documented in evals/README.md; pytest holds it as a strict xfail).
 eval-sample: setup
 	mkdir -p eval-results
-	$(VENV)/bin/followup eval evals/suites --baselines --report eval-results/sample.html
+	$(VENV)/bin/followup eval evals/suites --baselines --allow-known-failures \
+	  --report eval-results/sample.html
 
 clean:
 	rm -rf .followup .pytest_cache .mypy_cache .ruff_cache eval-results

@@ -312,6 +312,12 @@ def answer_metrics(results: Sequence[TurnResult], disclaimer: str) -> dict[str, 
     return m
 
 
+def metric_names() -> set[str]:
+    """Every metric ``answer_metrics`` can report (retrieval ones only when a turn has gold)."""
+    return (set(answer_metrics([], "")) | set(_rank_metrics([], 0, "article"))
+            | set(_rank_metrics([], 0, "passage")))
+
+
 def baseline_metrics(results: Sequence[TurnResult]) -> dict[str, dict[str, float]]:
     names = sorted({b for r in results for b in r.baselines})
     return {b: retrieval_metrics([(r.turn, r.baselines[b], r.baseline_relevant.get(b))

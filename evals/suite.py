@@ -29,7 +29,7 @@ EXPECT_KEYS = LIST_EXPECTS | {"citations_min", "abstain"}
 GENERATE_KEYS = {"from", "path", "limit", "seed", "followups"}
 AUDIENCES = ("clinician", "patient")
 TOP_PASSAGES = 5  # retrieved_articles and passages_contain look at the top 5 passages
-KNOWN_FAILURE = "known-failure"  # a case the system fails today: counted, reported, not gating
+KNOWN_FAILURE = "known-failure"  # a case the system fails today: counted and reported as KNOWN
 
 
 class SuiteError(UsageError):
@@ -100,6 +100,44 @@ class Suite:
 def normalise(text: str) -> str:
     """Case-folded, runs of white space as one space: how every text expectation compares."""
     return normalise_space(text).casefold()
+
+
+class _DuplicateKey(yaml.YAMLError):
+    def __init__(self, key: Any, line: int) -> None:
+        super().__init__(f"duplicate key {key!r} at line {line}")
+        self.key, self.line = key, line
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping (PyYAML keeps the last
+    silently: two ``expect:`` in a turn would drop the first one's expectations)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *anchor` may be overridden
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                duplicate = key in seen
+                seen.add(key)
+            except TypeError:  # an unhashable key: the base loader reports it
+                continue
+            if duplicate:
+                raise _DuplicateKey(key, key_node.start_mark.line + 1)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _tags(value: Any, path: Path, case: str) -> tuple[str, ...]:
+    """``tags``: a list of texts, or one text meaning a one-item list (``tags: known-failure``)."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(t, str) and t.strip() for t in value):
+        raise SuiteError(path, f"tags must be a list of texts, e.g. [{KNOWN_FAILURE}], "
+                               f"not {value!r}", case)
+    return tuple(t.strip() for t in value)
 
 
 def _str_list(value: Any, what: str, path: Path, case: str | None) -> list[str]:
@@ -184,8 +222,7 @@ def parse_case(raw: Any, path: Path, index: int) -> Case:
             raise SuiteError(path, f"turn {n}: ask must be a non-empty question", cid)
         turns.append(Turn(ask, _expect(t.get("expect"), path, cid, n),
                           _gold(t["gold"], path, cid, n) if "gold" in t else None))
-    tags = raw.get("tags", [])
-    return Case(cid, tuple(turns), audience, tuple(str(x) for x in tags or []))
+    return Case(cid, tuple(turns), audience, _tags(raw.get("tags"), path, cid))
 
 
 def _corpus(raw: Any, path: Path) -> list[Path]:
@@ -209,11 +246,14 @@ def load_suite(path: Path | str) -> Suite:
     """Read and check one suite file; generated suites are built here."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)  # a SafeLoader
     except FileNotFoundError:
         raise SuiteError(path, "no such file") from None
     except UnicodeDecodeError:
         raise SuiteError(path, "not UTF-8 text") from None
+    except _DuplicateKey as exc:
+        raise SuiteError(path, f"key {exc.key!r} appears twice in one mapping (line "
+                               f"{exc.line}); merge the two into one") from None
     except yaml.YAMLError as exc:
         raise SuiteError(path, f"not valid YAML: {exc}") from None
     if not isinstance(raw, dict):

@@ -128,6 +128,13 @@ def run(suite_file: Path, answer_store: Settings, embedder: Any,
      "generate: followups must be a whole number ≥ 1"),
     ("name: x\ngenerate: {from: pubmedqa, path: ., limit: 2.5}",
      "generate: limit must be a whole number ≥ 1"),
+    ("name: x\ncases: [{id: a, tags: 5, turns: [{ask: hi}]}]",
+     "case 'a': tags must be a list of texts"),
+    ("name: x\ncases: [{id: a, tags: [known-failure, 3], turns: [{ask: hi}]}]",
+     "case 'a': tags must be a list of texts"),
+    ("name: x\ncases:\n  - id: a\n    turns:\n      - ask: hi\n        expect: {contains: [a]}\n"
+     "        expect: {abstain: true}\n", "key 'expect' appears twice in one mapping (line 7)"),
+    ("name: x\nname: y\ncases: [{id: a, turns: [{ask: hi}]}]", "key 'name' appears twice"),
 ])
 def test_malformed_suites_name_file_case_and_reason(tmp_path: Path, text: str,
                                                     message: str) -> None:
@@ -136,6 +143,22 @@ def test_malformed_suites_name_file_case_and_reason(tmp_path: Path, text: str,
         load_suite(path)
     assert str(path) in str(err.value)
     assert message in str(err.value)
+
+
+def test_tags_may_be_one_text_and_yaml_merge_keys_are_not_duplicates(tmp_path: Path) -> None:
+    suite = load_suite(write(tmp_path / "s.yaml", """
+        name: s
+        cases:
+          - id: a
+            tags: known-failure
+            turns: [{ask: q}]
+          - id: b
+            tags: [known-failure, slow]
+            turns: [{<<: {ask: q, expect: {abstain: true}}, ask: r}]
+        """))
+    assert suite.cases[0].tags == ("known-failure",) and suite.cases[0].known_failure
+    assert suite.cases[1].tags == ("known-failure", "slow")
+    assert suite.cases[1].turns[0].ask == "r" and suite.cases[1].turns[0].must_abstain
 
 
 def test_corpus_paths_are_relative_to_the_suite(tmp_path: Path) -> None:
@@ -399,6 +422,109 @@ def test_cli_malformed_suite_stops_before_running(tmp_path: Path) -> None:
                           capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert proc.returncode == 2
     assert f"{bad}: case 'c1': turn 1: unknown key(s) oops" in proc.stderr
+
+
+KNOWN_SUITE = """
+name: known
+cases:
+  - id: lithium-known
+    tags: [known-failure]
+    turns:
+      - ask: How is lithium toxicity treated?
+        expect: {contains: [zebra-unicorn]}
+"""
+
+
+def test_a_failing_known_failure_fails_the_run_unless_allowed(
+        answer_store: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    suite = write(tmp_path / "known.yaml", KNOWN_SUITE)
+    out = tmp_path / "new" / "folder" / "out.json"  # created, before the run
+    code, text, err = _eval([str(suite), "--store", str(answer_store.store_dir),
+                             "--json", str(out)], capsys)
+    assert code == 1 and "KNOWN known / lithium-known" in text
+    assert "1 case(s) failed, 1 of them tagged known-failure (--allow-known-failures" in err
+    assert json.loads(out.read_text())["cases"][0]["known_failure"] is True
+    code, text, err = _eval([str(suite), "--store", str(answer_store.store_dir),
+                             "--allow-known-failures"], capsys)
+    assert code == 0 and "KNOWN known / lithium-known" in text and "failed" not in err
+
+
+@pytest.mark.parametrize(("flag", "value", "message"), [
+    ("--json", "a-file/out.json", "--json {tmp}/a-file/out.json: cannot write there"),
+    ("--report", "a-folder", "--report {tmp}/a-folder: is a folder"),
+    ("--min", "citation_recal=0.9", "unknown metric 'citation_recal'"),
+    ("--max", "nosuch*:false_refusal_rate=0.05", "no suite matches 'nosuch*' (suites: known)"),
+])
+def test_bad_outputs_and_thresholds_stop_before_any_case_runs(
+        answer_store: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch, flag: str, value: str, message: str) -> None:
+    (tmp_path / "a-file").write_text("x")
+    (tmp_path / "a-folder").mkdir()
+    suite = write(tmp_path / "known.yaml", KNOWN_SUITE)
+    ran: list[str] = []
+    monkeypatch.setattr(Runner, "run_case", lambda *a, **k: ran.append("case") or [])
+    with pytest.raises(EvalError) as err:
+        _eval([str(suite), "--store", str(answer_store.store_dir), flag,
+               str(tmp_path / value) if flag in ("--json", "--report") else value], capsys)
+    assert message.format(tmp=tmp_path) in str(err.value)
+    assert ran == []
+
+
+def test_known_metric_with_nothing_to_measure_is_not_met_rather_than_unknown() -> None:
+    from evals.runner import check_thresholds, validate_thresholds
+
+    validate_thresholds([parse_threshold("passage_hit@5=0.8")], [])
+    empty = Run([], [], "t", "j")
+    assert check_thresholds(empty, [parse_threshold("passage_hit@5=0.8")]) == [
+        "passage_hit@5 ≥ 0.8: got nan"]
+
+
+def test_corpus_store_is_keyed_by_content(small_corpus: Path, tmp_path: Path,
+                                          counting: Any) -> None:
+    """A byte-identical copy of the corpus elsewhere reuses the store (nothing embedded); an
+    edited corpus takes over its previous store and embeds only what changed."""
+    import shutil
+
+    from evals.runner import legacy_corpus_store
+    from followup.store import open_store
+
+    settings = Settings(eval_dir=tmp_path / "eval", progress=False)
+
+    def ingest_for(corpus: Path) -> tuple[int, Path]:
+        suite = load_suite(write(tmp_path / f"{corpus.name}.yaml",
+                                 f"name: s\ncorpus: [{corpus}]\ncases: [{{id: a, turns: "
+                                 "[{ask: q}]}]"))
+        runner = Runner(settings, log=lambda _m: None)
+        runner._embedder = counting
+        before = counting.texts
+        runner._ingest(suite, runner._settings_for(suite))
+        return counting.texts - before, runner.corpus_store(suite)
+
+    def articles(store: Path) -> dict[str, tuple[str, int]]:
+        s = settings.model_copy(update={"store_dir": store})
+        return {a: (e.content_hash, e.chunks) for a, e in open_store(s).manifest().items()}
+
+    first, store = ingest_for(small_corpus)
+    assert first > 0
+    assert ingest_for(small_corpus) == (0, store)
+    copy = shutil.copytree(small_corpus, tmp_path / "elsewhere" / "corpus")
+    assert ingest_for(copy) == (0, store)  # same content, another folder: the same store
+
+    (small_corpus / "serotonin-syndrome.md").unlink()
+    spasms = small_corpus / "withdrawal-muscle-spasms.md"
+    spasms.write_text(spasms.read_text() + "\nMagnesium was also tried in one report. 1\n")
+    embedded, edited = ingest_for(small_corpus)
+    assert edited != store and not store.exists()  # taken over, not rebuilt
+    got = articles(edited)
+    assert embedded == got["withdrawal-muscle-spasms"][1] < first  # the edited article only
+    assert set(got) == {"withdrawal-muscle-spasms", "baclofen-withdrawal",
+                        "metformin-renal-dosing"}  # the deleted article is pruned
+
+    # a store cached by the corpus paths (before this change) is taken over, not re-embedded
+    edited.rename(legacy_corpus_store(settings, [small_corpus.resolve()]))
+    edited.with_name(edited.name + ".corpus.json").unlink()
+    assert ingest_for(small_corpus) == (0, edited)
+    assert articles(edited) == got
 
 
 def test_unreachable_url_is_one_clear_message() -> None:
