@@ -91,9 +91,16 @@ class RemoteTarget:
     """A running chat, through its ``/ask`` endpoint (gradio_client)."""
 
     def __init__(self, url: str) -> None:
+        from urllib.parse import urlparse
+
         from gradio_client import Client
 
         self.name = url
+        parsed = urlparse(url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            # gradio_client would take any other text for a Hugging Face Space name
+            raise EvalError(f"--url must be the chat's address, like http://127.0.0.1:7860/, "
+                            f"not {url!r}")
         try:
             self.client = Client(url, verbose=False, download_files=False)
         except Exception as exc:

@@ -531,6 +531,8 @@ def test_unreachable_url_is_one_clear_message() -> None:
     with pytest.raises(EvalError, match=r"cannot reach the chat at http://127.0.0.1:9/.*is it "
                                         r"running"):
         RemoteTarget("http://127.0.0.1:9/")
+    with pytest.raises(EvalError, match="must be the chat's address"):
+        RemoteTarget("not-a-url")  # was looked up as a Hugging Face Space
 
 
 @pytest.mark.slow
