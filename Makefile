@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: setup run ingest chat test test-fast lint bench bench-ask bench-chat eval eval-sample clean
+.PHONY: setup run ingest chat test test-fast lint bench bench-ask bench-chat eval eval-sample screenshots clean
 
 # pip (not uv/poetry): it takes the local CPU wheel of torch==2.13.0 that pyproject pins.
 $(STAMP): pyproject.toml
@@ -74,6 +74,10 @@ eval-sample: setup
 	mkdir -p eval-results
 	$(VENV)/bin/followup eval evals/suites --baselines --allow-known-failures \
 	  --report eval-results/sample.html
+
+## The README's screenshots (docs/*.png), from the browser tests.
+screenshots: setup
+	FOLLOWUP_SCREENSHOTS=1 $(PY) -m pytest -q tests/test_chat_browser.py
 
 clean:
 	rm -rf .followup .pytest_cache .mypy_cache .ruff_cache eval-results
