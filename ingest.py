@@ -58,8 +58,8 @@ class IngestReport:
         return data
 
 
-def _same_file(a: str, b: str) -> bool:
-    return Path(a).resolve() == Path(b).resolve()
+def _resolved(path: str) -> Path:
+    return Path(path).resolve()
 
 
 def ingest(
@@ -176,16 +176,18 @@ def ingest(
         bar.close()
 
     if prune:
+        # resolved once: comparing every stored article with every file was quadratic (MedQuAD:
+        # 150 s for nothing to prune)
+        ok_resolved = {_resolved(f) for f in ok_files}
+        failed_resolved = {_resolved(f) for f in failed_files}
         gone = [
             e.article_id
             for e in store.manifest(refresh=True).values()
             if e.article_id not in seen
             and (
                 not Path(e.source_path).exists()
-                or (
-                    any(_same_file(e.source_path, f) for f in ok_files)
-                    and not any(_same_file(e.source_path, f) for f in failed_files)
-                )
+                or (_resolved(e.source_path) in ok_resolved
+                    and _resolved(e.source_path) not in failed_resolved)
             )
         ]
         store.delete_articles(gone)
