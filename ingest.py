@@ -58,10 +58,6 @@ class IngestReport:
         return data
 
 
-def _resolved(path: str) -> Path:
-    return Path(path).resolve()
-
-
 def ingest(
     paths: Sequence[str | Path],
     settings: Settings,
@@ -176,20 +172,21 @@ def ingest(
         bar.close()
 
     if prune:
-        # resolved once: comparing every stored article with every file was quadratic (MedQuAD:
-        # 150 s for nothing to prune)
-        ok_resolved = {_resolved(f) for f in ok_files}
-        failed_resolved = {_resolved(f) for f in failed_files}
-        gone = [
-            e.article_id
-            for e in store.manifest(refresh=True).values()
-            if e.article_id not in seen
-            and (
-                not Path(e.source_path).exists()
-                or (_resolved(e.source_path) in ok_resolved
-                    and _resolved(e.source_path) not in failed_resolved)
-            )
-        ]
+        # each path resolved once: comparing every stored article with every file was
+        # quadratic (MedQuAD: 150 s with nothing to prune)
+        ok_resolved = {Path(f).resolve() for f in ok_files}
+        failed_resolved = {Path(f).resolve() for f in failed_files}
+
+        def stale(e: ManifestEntry) -> bool:
+            """Its file is gone, or was read without it (and nothing of the file failed)."""
+            source = Path(e.source_path)
+            if not source.exists():
+                return True
+            resolved = source.resolve()
+            return resolved in ok_resolved and resolved not in failed_resolved
+
+        gone = [e.article_id for e in store.manifest(refresh=True).values()
+                if e.article_id not in seen and stale(e)]
         store.delete_articles(gone)
         report.removed = len(gone)
     if rebuild:

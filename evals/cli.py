@@ -111,7 +111,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if fails:
         print("\nfailed expectations:\n" + fails)
     if json_out:
-        json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(run.to_json(), indent=2, ensure_ascii=False),
                             encoding="utf-8")
         print(f"\nJSON written to {args.json}")

@@ -15,7 +15,7 @@ from typing import Any
 
 from evals.judge import Judge
 from evals.suite import TOP_PASSAGES, Turn, normalise
-from followup.bench_ask import _pct
+from followup.bench_ask import percentile
 from followup.text import normalise_space
 
 KS = (1, 3, 5, 8)
@@ -256,7 +256,7 @@ def _mean(xs: Iterable[float]) -> float:
 
 def pct(values: Sequence[float], q: float) -> float:
     """The benches' percentile; NaN (reported as null) when there is nothing to measure."""
-    return _pct(values, q) if values else math.nan
+    return percentile(values, q) if values else math.nan
 
 
 def retrieval_metrics(rows: Sequence[tuple[Turn, Sequence[dict[str, Any]], int | None]]

@@ -33,8 +33,9 @@ _EXPECTS = (
     (re.compile(r"^\W*(?:and\s+)?(?:how\s+long|for\s+how\s+long|how\s+many\s+(?:days|weeks|"
                 r"months|years|hours))\b", re.IGNORECASE), DURATION),
     (re.compile(r"^\W*(?:and\s+)?how\s+(?:often|frequently)\b", re.IGNORECASE), FREQUENCY),
-    (re.compile(r"^\W*(?:and\s+)?(?:how\s+much|what\s+(?:is|are)?\s*(?:the\s+)?(?:\w+\s+){0,2}(?:dose|dosage|"
-                r"amount)|how\s+many\s+(?:mg|milligrams|grams|units|tablets|doses))\b",
+    (re.compile(r"^\W*(?:and\s+)?(?:how\s+much|what\s+(?:is|are)?\s*(?:the\s+)?"
+                r"(?:\w+\s+){0,2}(?:dose|dosage|amount)|"
+                r"how\s+many\s+(?:mg|milligrams|grams|units|tablets|doses))\b",
                 re.IGNORECASE), QUANTITY),
 )
 

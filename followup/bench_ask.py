@@ -75,7 +75,7 @@ def medquad_queries(folder: Path, limit: int) -> list[Query]:
     return out
 
 
-def _pct(values: Sequence[float], q: float) -> float:
+def percentile(values: Sequence[float], q: float) -> float:
     s = sorted(values)
     return s[min(len(s) - 1, round(q * (len(s) - 1)))] if s else 0.0
 
@@ -194,7 +194,7 @@ def bench_ask(args: argparse.Namespace) -> int:
         for stage, ms in answer.timings_ms.items():
             stages.setdefault(stage, []).append(ms)
     figures["latency_ms"] = {
-        stage: {"p50": _pct(v, 0.5), "p95": _pct(v, 0.95), "mean": statistics.fmean(v)}
+        stage: {"p50": percentile(v, 0.5), "p95": percentile(v, 0.95), "mean": statistics.fmean(v)}
         for stage, v in stages.items()
     }
     figures["medquad"] = {"articles": len(open_store(settings).manifest()),

@@ -59,7 +59,7 @@ def bench_chat(args: argparse.Namespace) -> int:
     from gradio_client import Client
     from playwright.sync_api import sync_playwright
 
-    from followup.bench_ask import _pct
+    from followup.bench_ask import percentile
 
     port = _free_port()
     url = f"http://127.0.0.1:{port}/"
@@ -105,11 +105,11 @@ def bench_chat(args: argparse.Namespace) -> int:
                 turn.locator(".disclaimer").wait_for(timeout=60_000)
                 full.append(time.perf_counter() - start)
             browser.close()
-        figures["browser_first_token_s"] = {"p50": _pct(first_token, 0.5),
+        figures["browser_first_token_s"] = {"p50": percentile(first_token, 0.5),
                                             "max": max(first_token)}
-        figures["browser_full_answer_s"] = {"p50": _pct(full, 0.5), "max": max(full)}
-        print(f"in the browser: first token p50 {_pct(first_token, 0.5):.2f} s "
-              f"(max {max(first_token):.2f}); full answer p50 {_pct(full, 0.5):.2f} s "
+        figures["browser_full_answer_s"] = {"p50": percentile(full, 0.5), "max": max(full)}
+        print(f"in the browser: first token p50 {percentile(first_token, 0.5):.2f} s "
+              f"(max {max(first_token):.2f}); full answer p50 {percentile(full, 0.5):.2f} s "
               f"(max {max(full):.2f})", flush=True)
 
         latencies: list[float] = []
@@ -159,7 +159,7 @@ def bench_chat(args: argparse.Namespace) -> int:
         _, hwm = _rss_mb(proc.pid)
         figures["load"] = {
             "sessions": args.sessions, "seconds": args.seconds, "answers": len(latencies),
-            "p50_s": _pct(latencies, 0.5), "p95_s": _pct(latencies, 0.95),
+            "p50_s": percentile(latencies, 0.5), "p95_s": percentile(latencies, 0.95),
             "mean_s": statistics.fmean(latencies) if latencies else float("nan"),
             "errors": len(errors), "server_rss_peak_mb": max(peak[0], hwm),
             "concurrency_limit": args.concurrency,

@@ -21,7 +21,7 @@ from followup.answers import AnswerSentence, Reference
 from followup.articles import Sentence
 from followup.chunks import Chunk
 from followup.embedders import Embedder
-from followup.text import normalise_space, term_set, terms
+from followup.text import figures, normalise_space, term_set, terms
 from retriever.hybrid import Passage
 
 
@@ -194,11 +194,10 @@ def compose_extractive(
                  and c.passage.chunk.article_id == chosen[0].passage.chunk.article_id),
                 chosen[0])
     if _PRONOUN_START.match(lead.sentence.text):  # "It is treated by …": its antecedent first
-        sentences = lead.passage.chunk.sentences
-        i = next((k for k, x in enumerate(sentences) if x.start == lead.sentence.start), 0)
-        before = next((c for c in chosen if i > 0 and c.sentence.start == sentences[i - 1].start
-                       and c.passage.chunk.article_id == lead.passage.chunk.article_id), None)
-        lead = before or lead
+        starts = [x.start for x in lead.passage.chunk.sentences]
+        i = starts.index(lead.sentence.start)
+        lead = next((c for c in chosen if i > 0 and c.sentence.start == starts[i - 1]
+                     and c.passage.chunk.article_id == lead.passage.chunk.article_id), lead)
     rest = [c for c in chosen if c is not lead]
     group_rank: dict[tuple[str, str], int] = {}
     for i, c in enumerate(chosen):
@@ -209,7 +208,6 @@ def compose_extractive(
 
 
 _PRONOUN_START = re.compile(r"^(?:It|Its|This|These|They|Their|Such)\b")
-_QUANTITY = re.compile(r"(?<![A-Za-z\d.,])\d+(?:[.,]\d+)*")  # not the 12 of "B12"
 
 
 def _same_statement(a: _Candidate, b: _Candidate) -> bool:
@@ -220,8 +218,7 @@ def _same_statement(a: _Candidate, b: _Candidate) -> bool:
     cos = float(a.vector @ b.vector)
     if cos >= _SAME_MEANING and _jaccard(a.terms, b.terms) >= 0.35:
         return True
-    na = frozenset(_QUANTITY.findall(a.sentence.text))
-    nb = frozenset(_QUANTITY.findall(b.sentence.text))
+    na, nb = figures(a.sentence.text), figures(b.sentence.text)
     return cos >= _SAME_FACT and bool(na) and bool(nb) and (na <= nb or nb <= na)
 
 

@@ -52,13 +52,12 @@ def get_chat_model(settings: Settings) -> Any:
 # stuck server cannot pile up threads in the chat).
 _MAX_CALLS = 8
 _SLOTS = threading.BoundedSemaphore(_MAX_CALLS)
-_in_flight = 0
-_count_lock = threading.Lock()
+_THREAD_NAME = "llm"
 
 
 def calls_in_flight() -> int:
     """Calls whose thread has not ended yet (including those the caller gave up on)."""
-    return _in_flight
+    return sum(t.name == _THREAD_NAME and t.is_alive() for t in threading.enumerate())
 
 
 def _text(message: Any) -> str:
@@ -71,22 +70,16 @@ def _text(message: Any) -> str:
 
 def _start(work: Callable[[], None]) -> None:
     """Run ``work`` on a daemon thread (the process never waits for a stuck model at exit)."""
-    global _in_flight
     if not _SLOTS.acquire(blocking=False):
         raise LLMError(f"the language model is busy ({_MAX_CALLS} calls already waiting on it)")
-    with _count_lock:
-        _in_flight += 1
 
     def run() -> None:
-        global _in_flight
         try:
             work()
         finally:
-            with _count_lock:
-                _in_flight -= 1
             _SLOTS.release()
 
-    threading.Thread(target=run, name="llm", daemon=True).start()
+    threading.Thread(target=run, name=_THREAD_NAME, daemon=True).start()
 
 
 def _failed(exc: BaseException) -> LLMError:

@@ -68,6 +68,14 @@ def numbers(text: str) -> frozenset[str]:
     return frozenset(re.findall(r"\d+(?:[.,]\d+)?", text))
 
 
+_FIGURE = re.compile(r"(?<![A-Za-z\d.,])\d+(?:[.,]\d+)*")
+
+
+def figures(text: str) -> frozenset[str]:
+    """Numbers that stand alone ("4,000", "24"), not the digits of a name (the 12 of "B12")."""
+    return frozenset(_FIGURE.findall(text))
+
+
 def normalise_space(text: str) -> str:
     return " ".join(text.split())
 
