@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: setup run ingest chat test test-fast lint bench bench-ask bench-chat eval eval-sample screenshots clean
+.PHONY: setup run ingest chat test test-fast lint package-test bench bench-ask bench-chat eval eval-sample screenshots clean
 
 # pip (not uv/poetry): it takes the local CPU wheel of torch==2.13.0 that pyproject pins.
 $(STAMP): pyproject.toml
@@ -39,6 +39,7 @@ test-fast: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 
 ## Benchmarks that print figures (long: embeds all 5,497 MedQuAD pages twice).
 bench: setup
@@ -81,3 +82,8 @@ screenshots: setup
 
 clean:
 	rm -rf .followup .pytest_cache .mypy_cache .ruff_cache eval-results
+
+## The packaging test: build the wheel, install it in a fresh venv outside the checkout, and
+## from an empty folder ingest the seed, ask, run a shipped suite; only followup* installed.
+package-test: setup
+	bash scripts/package_test.sh

@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from retriever.hybrid import HybridRetriever, Passage
+from followup.passages import Passage
+from followup.retriever.hybrid import HybridRetriever
 
 
 def passage_json(p: Passage) -> dict[str, Any]:
@@ -45,7 +46,7 @@ class LangChainDefault:
     name = "langchain-default"
 
     def __init__(self, folder: Path, sources: Sequence[Path], embedder: Any) -> None:
-        from retriever.langchain_adapter import default_chroma
+        from followup.retriever.langchain_adapter import default_chroma
 
         self._all: list[dict[str, Any]] | None = None
         self._by_article: dict[str, list[dict[str, Any]]] = {}

@@ -46,7 +46,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def writable_output(value: str, flag: str) -> Path:
     """``--json``/``--report`` checked before anything runs: its folder is created and a probe
     write must succeed, so a long run never ends in a traceback with its results lost."""
-    from evals.runner import EvalError
+    from followup.evals.runner import EvalError
 
     path = Path(value)
     if path.is_dir():
@@ -68,8 +68,8 @@ def writable_output(value: str, flag: str) -> Path:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from evals.judge import LABELS_FILE, calibrate, get_judge, load_labels
-    from evals.runner import (
+    from followup.evals.judge import LABELS_FILE, calibrate, get_judge, load_labels
+    from followup.evals.runner import (
         Runner,
         check_thresholds,
         failures_text,
@@ -78,7 +78,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         table,
         validate_thresholds,
     )
-    from evals.suite import load_suites
+    from followup.evals.suite import load_suites
 
     overrides: dict[str, object] = {}
     if args.store:
@@ -116,7 +116,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(f"\nJSON written to {args.json}")
     unmet = check_thresholds(run, thresholds)
     if report_out:
-        from evals.report import write_report
+        from followup.evals.report import write_report
 
         write_report(run, report_out, unmet if thresholds else None)
         print(f"report written to {args.report}")

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from evals.suite import Case, Gold, SuiteError, Turn
+from followup.evals.types import Case, Gold, SuiteError, Turn
 
 GENERATORS = ("pubmedqa", "covidqa", "medquad-chains")
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -21,7 +22,7 @@ from followup.errors import UsageError
 from followup.settings import Settings
 from followup.support import check_support
 
-LABELS_FILE = Path(__file__).resolve().parent / "judge_labels.jsonl"
+LABELS_FILE = Path(str(files("followup.evals").joinpath("judge_labels.jsonl")))  # package data
 
 
 class Judge(Protocol):

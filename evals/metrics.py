@@ -13,9 +13,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from evals.judge import Judge
-from evals.suite import TOP_PASSAGES, Turn, normalise
-from followup.bench_ask import percentile
+from followup.evals.judge import Judge
+from followup.evals.suite import TOP_PASSAGES, Turn, normalise
+from followup.stats import percentile
 from followup.text import normalise_space
 
 KS = (1, 3, 5, 8)

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from evals.metrics import TurnResult
-from evals.runner import Runner
-from evals.suite import Case, Suite, SuiteError, load_suite
+from followup.evals.metrics import TurnResult
+from followup.evals.runner import Runner
+from followup.evals.suite import Case, Suite, SuiteError, load_suite
 
 _RUNNER = pytest.StashKey[Runner]()
 

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from evals.metrics import KS, answer_metrics, baseline_metrics
-from evals.runner import SHOWN, Run
+from followup.evals.metrics import KS, answer_metrics, baseline_metrics
+from followup.evals.runner import SHOWN, Run
 from followup.prompts import disclaimer
 
 PASSING_SHOWN = 150

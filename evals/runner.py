@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from evals.judge import Judge, SupportJudge
-from evals.metrics import (
+from followup.errors import FingerprintMismatchError, UsageError
+from followup.evals.judge import Judge, SupportJudge
+from followup.evals.metrics import (
     TurnResult,
     answer_metrics,
     baseline_metrics,
@@ -31,8 +32,7 @@ from evals.metrics import (
     metric_names,
     passage_relevant,
 )
-from evals.suite import Case, Suite, Turn
-from followup.errors import FingerprintMismatchError, UsageError
+from followup.evals.suite import Case, Suite, Turn
 from followup.prompts import disclaimer
 from followup.settings import Settings
 
@@ -312,7 +312,7 @@ class Runner:
                  "re-ingesting what changed")
 
     def _ingest(self, suite: Suite, settings: Settings) -> None:
-        from ingest import ingest
+        from followup.ingest import ingest
 
         paths = [str(p) for p in suite.corpus]
         cached = not self.explicit_store  # a store of ours: prune articles the corpus lost
@@ -370,7 +370,7 @@ class Runner:
         cache_key = (target.name, tuple(str(p) for p in suite.corpus), suite.baselines)
         if cache_key in self._baselines:
             return self._baselines[cache_key]
-        from evals.baselines import LangChainDefault, StoreBaseline
+        from followup.evals.baselines import LangChainDefault, StoreBaseline
 
         out: list[Any] = []
         if isinstance(target, EngineTarget):

@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from followup.passages import Passage
 from followup.text import quote_text
-from retriever.hybrid import Passage
 
 
 @dataclass(frozen=True)

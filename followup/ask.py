@@ -26,12 +26,13 @@ from followup.embedders import Embedder, get_embedder
 from followup.errors import InputError
 from followup.generate import compose_generative
 from followup.llm import LLMError, complete, get_chat_model, iter_tokens
+from followup.passages import Passage
 from followup.prompts import disclaimer, fixed_text, load_prompt, refusal
+from followup.retriever.hybrid import HybridRetriever
 from followup.settings import Settings
 from followup.store import ChunkStore, open_store
 from followup.synonyms import POPULATIONS, concepts, populations, with_synonyms
 from followup.text import term_set
-from retriever.hybrid import HybridRetriever, Passage
 
 AUDIENCES = ("clinician", "patient")
 _SENTENCE_VECTORS_MAX = 20_000  # ~30 MB of 384-float vectors

@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("chat", help="the web chat (Gradio) on 127.0.0.1:7860 (see chat --help)")
 
-    from evals.cli import add_parser as add_eval_parser
+    from followup.evals.cli import add_parser as add_eval_parser
 
     add_eval_parser(sub)
 
@@ -114,7 +114,7 @@ def _print_json(data: Any) -> None:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from ingest import format_report, ingest
+    from followup.ingest import format_report, ingest
 
     settings = _settings(args)
     report = ingest(args.paths, settings, fmt=args.format, rebuild=args.rebuild,
@@ -287,33 +287,33 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     if args.what == "chat":
-        from followup.bench_chat import bench_chat
+        from followup.bench.chat import bench_chat
         from followup.store import open_store
 
         open_store(_settings(args))  # a missing or outdated index: its own message, now
         return bench_chat(args)
     if args.what == "abstain":
-        from followup.tune import bench_abstain
+        from followup.bench.tune import bench_abstain
 
         args.workdir = args.workdir or ".followup/bench"
         return bench_abstain(args)
     if args.what == "tune":
-        from followup.tune import bench_tune
+        from followup.bench.tune import bench_tune
 
         args.workdir = args.workdir or ".followup/bench"
         return bench_tune(args)
     if args.what == "ask":
-        from followup.bench_ask import bench_ask
+        from followup.bench.ask import bench_ask
 
         args.workdir = args.workdir or ".followup/bench"
         return bench_ask(args)
-    from followup.bench import bench_ingest
+    from followup.bench.ingest import bench_ingest
 
     return bench_ingest(args)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from evals.cli import cmd_eval as run_eval
+    from followup.evals.cli import cmd_eval as run_eval
 
     return run_eval(args)
 
@@ -326,7 +326,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``followup`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["chat"]:  # the chat has its own options (argparse REMAINDER drops them)
-        from chat_app import main as chat_main
+        from followup.chat_app import main as chat_main
 
         return chat_main(argv[1:])
     parser = build_parser()

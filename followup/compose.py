@@ -21,8 +21,8 @@ from followup.answers import AnswerSentence, Reference
 from followup.articles import Sentence
 from followup.chunks import Chunk
 from followup.embedders import Embedder
+from followup.passages import Passage
 from followup.text import figures, normalise_space, term_set, terms
-from retriever.hybrid import Passage
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,10 @@ from typing import Any
 from followup.answers import AnswerSentence, Reference
 from followup.compose import ReferenceBook, looks_like_instruction
 from followup.llm import stream
+from followup.passages import Passage
 from followup.prompts import load_prompt, refusal
 from followup.support import check_support
 from followup.text import normalise_space, term_set
-from retriever.hybrid import Passage
 
 _MARK = re.compile(r"\[(\d{1,2})\]")
 

@@ -24,10 +24,11 @@ import numpy as np
 from followup.answer_type import expected
 from followup.chunks import Chunk
 from followup.embedders import Embedder
+from followup.passages import Passage
+from followup.retriever.lexical import LexicalIndex
 from followup.settings import Settings
 from followup.store import ChunkStore
 from followup.text import term_set, terms
-from retriever.lexical import LexicalIndex
 
 Mode = Literal["hybrid", "dense", "bm25"]
 _CACHE_MAX = 200_000  # chunks whose terms are kept (ids are versioned: never stale, only old)
@@ -48,21 +49,6 @@ class ChunkTerms:
         seq = [t for ts in per for t in ts]  # == terms(chunk.text): words never span a newline
         return cls(frozenset(seq), term_set(f"{chunk.title} {chunk.section}"),
                    frozenset(itertools.pairwise(seq)), tuple(frozenset(ts) for ts in per))
-
-
-@dataclass(frozen=True)
-class Passage:
-    """A retrieved chunk with its scores (``score`` orders the results)."""
-
-    chunk: Chunk
-    score: float
-    dense: float
-    lexical: float
-    coverage: float
-    field: float
-    window: float = 0.0
-    phrase: float = 0.0
-    answer_type: float = 0.0  # 1.0 when the passage holds the kind of answer asked for
 
 
 def lexical_folder(settings: Settings) -> Path:

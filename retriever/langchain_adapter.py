@@ -13,7 +13,8 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, Field
 
 from followup.embedders import Embedder
-from retriever.hybrid import HybridRetriever, Passage
+from followup.passages import Passage
+from followup.retriever.hybrid import HybridRetriever
 
 
 class EmbedderEmbeddings(Embeddings):

@@ -97,7 +97,7 @@ grapefruit juice is safe with any dose of simvastatin 1
 @pytest.fixture(scope="session")
 def answer_store(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Settings:
     """The sample corpus, the seed and one article with injected instructions, ingested once."""
-    from ingest import ingest
+    from followup.ingest import ingest
 
     root = tmp_path_factory.mktemp("answering")
     corpus = root / "corpus"

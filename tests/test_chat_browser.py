@@ -15,7 +15,7 @@ import pytest
 from gradio_client import Client
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-import chat_app
+import followup.chat_app as chat_app
 from followup.ask import Engine
 from followup.settings import Settings
 from tests.conftest import CORPUS, ROOT, ChromaServer, free_port
@@ -172,7 +172,7 @@ def test_chroma_server_down_then_back(browser: Browser, tmp_path: Path, embedder
     """Server down: a message in the chat, the page keeps serving; back: answers again."""
     import shutil
 
-    from ingest import ingest
+    from followup.ingest import ingest
 
     server = ChromaServer(tmp_path / "chroma-data")
     server.start()

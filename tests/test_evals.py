@@ -16,10 +16,11 @@ import pytrec_eval
 from hypothesis import given
 from hypothesis import strategies as st
 
-from evals.cli import cmd_eval
-from evals.generators import _followup, covidqa_cases, medquad_chain_cases, pubmedqa_cases
-from evals.judge import ChatJudge, SupportJudge, calibrate, load_labels
-from evals.metrics import (
+from followup.cli import build_parser
+from followup.evals.cli import cmd_eval
+from followup.evals.generators import _followup, covidqa_cases, medquad_chain_cases, pubmedqa_cases
+from followup.evals.judge import ChatJudge, SupportJudge, calibrate, load_labels
+from followup.evals.metrics import (
     KS,
     _rank_metrics,
     article_ranking,
@@ -30,9 +31,8 @@ from evals.metrics import (
     judge_sentences,
     passage_relevant,
 )
-from evals.runner import EvalError, RemoteTarget, Run, Runner, parse_threshold
-from evals.suite import Gold, SuiteError, Turn, load_suite
-from followup.cli import build_parser
+from followup.evals.runner import EvalError, RemoteTarget, Run, Runner, parse_threshold
+from followup.evals.suite import Gold, SuiteError, Turn, load_suite
 from followup.settings import Settings
 from tests.conftest import CORPUS, DATASETS, ROOT
 
@@ -370,7 +370,7 @@ def test_json_shape(run: Run) -> None:
 
 
 def test_report_is_self_contained_and_escaped(run: Run, tmp_path: Path) -> None:
-    from evals.report import write_report
+    from followup.evals.report import write_report
 
     run.results[0].answer = {**run.results[0].answer, "answer": "<script>alert(1)</script>"}  # type: ignore[dict-item]
     out = tmp_path / "r.html"
@@ -471,7 +471,7 @@ def test_bad_outputs_and_thresholds_stop_before_any_case_runs(
 
 
 def test_known_metric_with_nothing_to_measure_is_not_met_rather_than_unknown() -> None:
-    from evals.runner import check_thresholds, validate_thresholds
+    from followup.evals.runner import check_thresholds, validate_thresholds
 
     validate_thresholds([parse_threshold("passage_hit@5=0.8")], [])
     empty = Run([], [], "t", "j")
@@ -485,7 +485,7 @@ def test_corpus_store_is_keyed_by_content(small_corpus: Path, tmp_path: Path,
     edited corpus takes over its previous store and embeds only what changed."""
     import shutil
 
-    from evals.runner import legacy_corpus_store
+    from followup.evals.runner import legacy_corpus_store
     from followup.store import open_store
 
     settings = Settings(eval_dir=tmp_path / "eval", progress=False)

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from followup.errors import FingerprintMismatchError, StoreMissingError
+from followup.ingest import ingest
 from followup.settings import Settings
 from followup.store import ChunkStore, open_store
-from ingest import ingest
 from tests.conftest import CORPUS, CountingEmbedder
 
 

@@ -11,11 +11,11 @@ from typing import Any
 from langchain_tests.integration_tests import RetrieversIntegrationTests
 
 from followup.embedders import get_embedder
+from followup.ingest import ingest
+from followup.retriever.hybrid import HybridRetriever
+from followup.retriever.langchain_adapter import FollowupRetriever
 from followup.settings import Settings
 from followup.store import open_store
-from ingest import ingest
-from retriever.hybrid import HybridRetriever
-from retriever.langchain_adapter import FollowupRetriever
 from tests.conftest import CORPUS
 
 

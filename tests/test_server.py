@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from followup.errors import StoreUnavailableError
+from followup.ingest import ingest
 from followup.settings import Settings
 from followup.store import open_store
-from ingest import ingest
 from tests.conftest import ROOT, ChromaServer, CountingEmbedder, free_port
 
 pytestmark = pytest.mark.slow

@@ -19,6 +19,7 @@ from typing import Any
 
 from followup.errors import UsageError
 from followup.settings import Settings
+from followup.stats import percentile
 
 
 @dataclass(frozen=True)
@@ -75,13 +76,8 @@ def medquad_queries(folder: Path, limit: int) -> list[Query]:
     return out
 
 
-def percentile(values: Sequence[float], q: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, round(q * (len(s) - 1)))] if s else 0.0
-
-
 def _store(work: Path, name: str, sources: Sequence[str]) -> Settings:
-    from ingest import ingest
+    from followup.ingest import ingest
 
     settings = Settings(store_dir=work / name, progress=True)
     report = ingest(sources, settings)
@@ -133,7 +129,7 @@ def _span_sentence(text: str, start: int) -> Any:
 def langchain_default(work: Path, name: str, sources: Sequence[str]) -> Callable[[str], list]:
     """RecursiveCharacterTextSplitter(1000, 200) + Chroma similarity k=4, our model."""
     from followup.embedders import get_embedder
-    from retriever.langchain_adapter import default_chroma
+    from followup.retriever.langchain_adapter import default_chroma
 
     db = default_chroma(work / f"lc-{name}", sources, get_embedder(Settings()))
     return lambda q: [_LCPassage(d) for d in db.similarity_search(q, k=4)]
@@ -141,8 +137,8 @@ def langchain_default(work: Path, name: str, sources: Sequence[str]) -> Callable
 
 def bench_ask(args: argparse.Namespace) -> int:
     from followup.ask import Engine
+    from followup.retriever.hybrid import HybridRetriever, Mode
     from followup.store import open_store
-    from retriever.hybrid import HybridRetriever, Mode
 
     datasets = Path(args.datasets)
     work = Path(args.workdir)

@@ -60,8 +60,8 @@ def _articles(paths: Sequence[str]) -> list[Any]:
 
 
 def _phase_ours(cfg: dict[str, Any]) -> dict[str, Any]:
+    from followup.ingest import ingest
     from followup.settings import Settings
-    from ingest import ingest
 
     settings = Settings(store_dir=Path(cfg["store"]), progress=False)
     t0 = time.perf_counter()
@@ -79,8 +79,8 @@ def _phase_baseline(cfg: dict[str, Any]) -> dict[str, Any]:
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
     from followup.embedders import get_embedder
+    from followup.retriever.langchain_adapter import EmbedderEmbeddings
     from followup.settings import Settings
-    from retriever.langchain_adapter import EmbedderEmbeddings
 
     model = get_embedder(Settings())
 
@@ -99,8 +99,8 @@ def _phase_baseline(cfg: dict[str, Any]) -> dict[str, Any]:
 
 
 def _phase_reingest(cfg: dict[str, Any]) -> dict[str, Any]:
+    from followup.ingest import ingest
     from followup.settings import Settings
-    from ingest import ingest
 
     settings = Settings(store_dir=Path(cfg["store"]), progress=False)
     t0 = time.perf_counter()
@@ -125,7 +125,7 @@ def _run_phase(name: str, cfg: dict[str, Any]) -> dict[str, Any]:
         json.dump(cfg, fh)  # thousands of paths: a file, not the command line
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", "followup.bench", name, fh.name],
+            [sys.executable, "-m", "followup.bench.ingest", name, fh.name],
             capture_output=True, text=True, check=False,
         )
     finally:

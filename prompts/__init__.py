@@ -1,4 +1,6 @@
-"""Prompts are files in ``prompts/``, loaded from one place and rendered strictly.
+"""Prompts are files in ``prompts/`` (the package ``followup.prompts``: its data, read with
+``importlib.resources``, so an installed wheel and the checkout read the same files), loaded
+from one place and rendered strictly.
 
 Each template may start with YAML front matter naming its ``variables``; the placeholders in the
 text (``{name}``) must be exactly those, and rendering needs exactly those: a missing or extra
@@ -10,13 +12,14 @@ from __future__ import annotations
 import string
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 
 import yaml
 
 from followup.errors import FollowupError
 
-PROMPTS_DIR = Path(__file__).resolve().parents[1] / "prompts"
+PROMPTS_DIR: Traversable = files(__name__)
 
 
 class PromptError(FollowupError):
@@ -44,13 +47,14 @@ def placeholders(text: str) -> set[str]:
 
 
 @cache
-def load_prompt(name: str, folder: Path = PROMPTS_DIR) -> Prompt:
+def load_prompt(name: str, folder: Traversable = PROMPTS_DIR) -> Prompt:
     """Read ``prompts/<name>.md`` and check its variables against its placeholders."""
-    path = folder / f"{name}.md"
+    path = folder.joinpath(f"{name}.md")
     try:
         raw = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise PromptError(f"prompt file {path} is missing; restore it from git") from exc
+        raise PromptError(f"prompt file {path} is missing; restore it from git or reinstall "
+                          "followup") from exc
     declared: set[str] = set()
     text = raw
     if raw.startswith("---\n"):

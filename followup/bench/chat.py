@@ -33,10 +33,10 @@ def _conversations() -> list[tuple[list[str], str]]:
     where the evals package is not installed, the five fixed pairs above. A malformed suite is
     its own error (SuiteError), not a quietly different load."""
     try:
-        from evals.suite import load_suites
+        from followup.evals.suite import load_suites, shipped
     except ImportError:
         return [(list(pair), "clinician") for pair in QUESTIONS]
-    suites = load_suites([Path(__file__).resolve().parents[1] / "evals" / "suites"])
+    suites = load_suites([shipped("suites")])
     return [([t.ask for t in c.turns], c.audience) for s in suites for c in s.cases]
 
 
@@ -59,7 +59,7 @@ def bench_chat(args: argparse.Namespace) -> int:
     from gradio_client import Client
     from playwright.sync_api import sync_playwright
 
-    from followup.bench_ask import percentile
+    from followup.stats import percentile
 
     port = _free_port()
     url = f"http://127.0.0.1:{port}/"

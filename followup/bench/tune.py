@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from followup.bench_ask import Query, _hit, _store, covidqa_halves, covidqa_queries
+from followup.bench.ask import Query, _hit, _store, covidqa_halves, covidqa_queries
 from followup.settings import Settings
 
 
@@ -56,7 +56,7 @@ def _score(data: list[tuple[Query, list[Any]]], weights: Weights, k: int) -> flo
 
 def bench_tune(args: argparse.Namespace) -> int:
     from followup.ask import Engine
-    from retriever.hybrid import HybridRetriever
+    from followup.retriever.hybrid import HybridRetriever
 
     datasets = Path(args.datasets)
     work = Path(args.workdir)
