@@ -4,6 +4,9 @@
 * ``dense``: the same MiniLM embeddings in the same Chroma store alone, top 8.
 * ``langchain-default``: LangChain's default path on the suite's corpus —
   RecursiveCharacterTextSplitter(1000, 200) + Chroma ``similarity_search`` k=4, same model.
+* ``naive-conversation``: the naive conversation baseline, an *answerer*: the last two user
+  turns concatenated, BM25 over every sentence of the store, the top 3 sentences quoted with
+  their article, never refusing. Its answers are scored on every expectation, like ours.
 
 Each returns passages as dicts shaped like the answer JSON's (``chunk_id``, ``article_id``,
 ``text``, ``start``, ``end``), so one set of metric code judges them all.
@@ -15,8 +18,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import bm25s
+import numpy as np
+
 from followup.passages import Passage
 from followup.retriever.hybrid import HybridRetriever
+from followup.text import terms
+
+NAIVE_USER_TURNS = 2  # the naive baseline's query: the last two user turns, concatenated
+NAIVE_SENTENCES = 3  # and its answer: the top three sentences by BM25, quoted
 
 
 def passage_json(p: Passage) -> dict[str, Any]:
@@ -80,3 +90,47 @@ class LangChainDefault:
         got = self.db.get(where=where, include=["documents", "metadatas"])
         return [self._json(t, m) for t, m in zip(got["documents"], got["metadatas"],
                                                  strict=True)]
+
+
+class NaiveConversation:
+    """The naive conversation baseline (module docstring): an answer dict shaped like ours."""
+
+    name = "naive-conversation"
+
+    def __init__(self, engine: Any, disclaimer: str) -> None:
+        self.disclaimer = disclaimer
+        self._rows: list[dict[str, Any]] = []
+        tokens: list[list[str]] = []
+        for c in engine.store.iter_chunks():
+            for s in c.sentences:
+                self._rows.append({"text": s.text, "citations": list(s.citations),
+                                   "chunk_id": c.id, "article_id": c.article_id,
+                                   "section": c.section, "start": s.start, "end": s.end})
+                tokens.append(terms(s.text) or ["_empty_"])
+        self._bm25 = bm25s.BM25(k1=1.2, b=0.75)
+        self._bm25.index(tokens or [["_empty_"]], show_progress=False)
+
+    def answer(self, question: str, earlier_user_turns: Sequence[str]) -> dict[str, Any]:
+        query = " ".join([*earlier_user_turns[-(NAIVE_USER_TURNS - 1):], question])
+        q = terms(query)
+        scores = (self._bm25.get_scores(q) if q and self._rows
+                  else np.zeros(len(self._rows)))
+        top = [self._rows[i] for i in np.argsort(-scores, kind="stable")[:NAIVE_SENTENCES]
+               if scores[i] > 0]
+        body = " ".join(r["text"] for r in top)
+        return {"question": question, "standalone_question": query,
+                "answer": f"{body}\n\n*{self.disclaimer}*", "abstained": False,
+                "sentences": [{k: r[k] for k in ("text", "citations", "chunk_id",
+                                                  "article_id", "section")} for r in top],
+                "references": [{"n": n, "article_id": a} for n, a in enumerate(
+                    dict.fromkeys(r["article_id"] for r in top), 1)],
+                "disclaimer": self.disclaimer,
+                "passages": [{"chunk_id": r["chunk_id"], "article_id": r["article_id"],
+                              "section": r["section"], "text": r["text"],
+                              "start": r["start"], "end": r["end"]} for r in top]}
+
+    def retrieve(self, query: str) -> list[dict[str, Any]]:
+        return self.answer(query, [])["passages"]
+
+    def relevant_pool(self, article_ids: set[str] | None) -> list[dict[str, Any]] | None:
+        return None

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from followup.evals.judge import Judge
-from followup.evals.suite import TOP_PASSAGES, Turn, normalise
+from followup.evals.suite import KNOWN_FAILURE, TOP_PASSAGES, Turn, normalise
 from followup.stats import percentile
 from followup.text import normalise_space
 
@@ -38,7 +38,9 @@ class TurnResult:
     verdicts: list[dict[str, Any]] = field(default_factory=list)
     baselines: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     baseline_relevant: dict[str, int | None] = field(default_factory=dict)
+    baseline_failures: dict[str, list[str]] = field(default_factory=dict)  # answering baselines
     known_failure: bool = False
+    turn_tags: tuple[str, ...] = ()  # the case's tags (phenomena), for per-phenomenon rows
 
     @property
     def passed(self) -> bool:
@@ -277,6 +279,7 @@ def answer_metrics(results: Sequence[TurnResult], disclaimer: str) -> dict[str, 
     cases: dict[tuple[str, str], bool] = {}
     for r in results:
         cases[(r.suite, r.case)] = cases.get((r.suite, r.case), True) and r.passed
+    m["followup_pass_rate"] = _mean(float(r.passed) for r in results if r.index > 0)
     m["cases"] = float(len(cases))
     m["case_pass_rate"] = _mean(float(v) for v in cases.values())
     m |= retrieval_metrics([(r.turn, r.answer["passages"], r.relevant_passages)
@@ -312,6 +315,21 @@ def answer_metrics(results: Sequence[TurnResult], disclaimer: str) -> dict[str, 
     return m
 
 
+def phenomena(results: Sequence[TurnResult]) -> list[dict[str, Any]]:
+    """Per tag (the phenomena a conversation is tagged with): its turns' expectation pass rate,
+    ours and each answering baseline's. ``known-failure`` is not a phenomenon."""
+    tags = sorted({t for r in results for t in r.turn_tags} - {KNOWN_FAILURE})
+    rows = []
+    for tag in tags:
+        of = [r for r in results if tag in r.turn_tags]
+        base = {b: _mean(float(not r.baseline_failures[b]) for r in of
+                         if b in r.baseline_failures)
+                for b in sorted({b for r in of for b in r.baseline_failures})}
+        rows.append({"tag": tag, "turns": len(of),
+                     "ours": _mean(float(r.passed) for r in of), "baselines": base})
+    return rows
+
+
 def metric_names() -> set[str]:
     """Every metric ``answer_metrics`` can report (retrieval ones only when a turn has gold)."""
     return (set(answer_metrics([], "")) | set(_rank_metrics([], 0, "article"))
@@ -320,5 +338,27 @@ def metric_names() -> set[str]:
 
 def baseline_metrics(results: Sequence[TurnResult]) -> dict[str, dict[str, float]]:
     names = sorted({b for r in results for b in r.baselines})
-    return {b: retrieval_metrics([(r.turn, r.baselines[b], r.baseline_relevant.get(b))
-                                  for r in results if b in r.baselines]) for b in names}
+    out = {b: retrieval_metrics([(r.turn, r.baselines[b], r.baseline_relevant.get(b))
+                                 for r in results if b in r.baselines]) for b in names}
+    for b in names:
+        scored = [r for r in results if b in r.baseline_failures]
+        if scored:
+            out[b] |= answering_baseline_metrics(scored, b)
+    return out
+
+
+def answering_baseline_metrics(results: Sequence[TurnResult], b: str) -> dict[str, float]:
+    """An answering baseline (naive-conversation) judged on every expectation, like ours."""
+    ok = [not r.baseline_failures[b] for r in results]
+    cases: dict[tuple[str, str], bool] = {}
+    for r, passed in zip(results, ok, strict=True):
+        cases[(r.suite, r.case)] = cases.get((r.suite, r.case), True) and passed
+    refused = [any(f.startswith("abstained:") for f in r.baseline_failures[b])
+               for r in results if r.turn.must_answer]
+    return {"expectation_pass_rate": _mean(float(x) for x in ok),
+            "followup_pass_rate": _mean(float(x) for r, x in zip(results, ok, strict=True)
+                                        if r.index > 0),
+            "case_pass_rate": _mean(float(v) for v in cases.values()),
+            "false_refusal_rate": _mean(float(x) for x in refused),
+            "abstention_recall": _mean(float(not r.baseline_failures[b]) for r in results
+                                       if r.turn.must_abstain)}

@@ -31,6 +31,7 @@ from followup.evals.metrics import (
     judge_sentences,
     metric_names,
     passage_relevant,
+    phenomena,
 )
 from followup.evals.suite import Case, Suite, Turn
 from followup.prompts import disclaimer
@@ -163,6 +164,7 @@ class Run:
                 "verdicts": r.verdicts,
                 "baselines": {b: [p["article_id"] for p in ps[:5]]
                               for b, ps in r.baselines.items()},
+                "baseline_failures": r.baseline_failures,
             })
         return list(out.values())
 
@@ -178,6 +180,7 @@ class Run:
                 "metrics": answer_metrics([r for r in self.results if r.suite == s.name],
                                           disclaimer()),
                 "baselines": baseline_metrics([r for r in self.results if r.suite == s.name]),
+                "phenomena": phenomena([r for r in self.results if r.suite == s.name]),
             } for s in self.suites},
             "cases": cases,
             "run": {"target": self.target, "judge": self.judge, "seconds": self.seconds,
@@ -370,12 +373,14 @@ class Runner:
         cache_key = (target.name, tuple(str(p) for p in suite.corpus), suite.baselines)
         if cache_key in self._baselines:
             return self._baselines[cache_key]
-        from followup.evals.baselines import LangChainDefault, StoreBaseline
+        from followup.evals.baselines import LangChainDefault, NaiveConversation, StoreBaseline
 
         out: list[Any] = []
         if isinstance(target, EngineTarget):
             out += [StoreBaseline(m, target.engine, m) for m in ("bm25", "dense")
                     if m in suite.baselines]
+            if "naive-conversation" in suite.baselines:
+                out.append(NaiveConversation(target.engine, disclaimer()))
         else:
             self.notes.append(f"{suite.name}: bm25/dense baselines need a local store "
                               "(not with --url)")
@@ -398,10 +403,11 @@ class Runner:
         """Every turn of one case; an error ends the case (the history would be wrong), never
         the run."""
         history: list[dict[str, str]] = []
+        user_turns: list[str] = []  # what an answering baseline sees of the conversation
         out: list[TurnResult] = []
         for i, turn in enumerate(case.turns):
             r = TurnResult(suite.name, case.id, i, turn, case.audience,
-                           known_failure=case.known_failure)
+                           known_failure=case.known_failure, turn_tags=case.tags)
             out.append(r)
             t0 = time.perf_counter()
             try:
@@ -418,12 +424,19 @@ class Runner:
             r.relevant_passages = self._relevant(turn, target)
             standalone = r.answer.get("standalone_question") or turn.ask
             for b in baselines:
+                if hasattr(b, "answer"):  # an answering baseline, judged on every expectation
+                    b_answer = b.answer(turn.ask, user_turns)
+                    r.baselines[b.name] = b_answer["passages"]
+                    r.baseline_failures[b.name] = check_expectations(turn, b_answer)
+                    r.baseline_relevant[b.name] = r.relevant_passages
+                    continue
                 r.baselines[b.name] = b.retrieve(standalone)
                 pool = b.relevant_pool(turn.relevant_articles()) if has_passage_gold(
                     turn) else None
                 r.baseline_relevant[b.name] = (
                     sum(passage_relevant(p, turn) for p in pool) if pool is not None
                     else r.relevant_passages)
+            user_turns.append(turn.ask)
             history += [{"role": "user", "content": turn.ask},
                         {"role": "assistant", "content": r.answer.get("answer", "")}]
         return out
@@ -508,7 +521,7 @@ def check_thresholds(run: Run, thresholds: Sequence[Threshold]) -> list[str]:
     return failed
 
 
-SHOWN = ("expectation_pass_rate", "case_pass_rate",
+SHOWN = ("expectation_pass_rate", "followup_pass_rate", "case_pass_rate",
          "article_hit@1", "article_hit@5", "article_recall@5", "article_mrr",
          "passage_hit@1", "passage_hit@5", "passage_recall@5", "passage_mrr",
          "citation_validity", "citation_recall", "citation_precision",
@@ -521,6 +534,22 @@ def _cell(v: float | None) -> str:
     if v is None or v != v:
         return "—"
     return f"{v:.0f}" if abs(v) >= 100 else f"{v:.3f}"
+
+
+def _phenomenon_lines(rows: Sequence[TurnResult], width: int) -> list[str]:
+    """Rows of expectation pass rate per phenomenon (case tags), ours beside the answering
+    baselines; none when no case is tagged."""
+    found = phenomena(rows)
+    if not found:
+        return []
+    names = sorted({b for p in found for b in p["baselines"]})
+    out = [f"  {'by phenomenon (turns)':28}" + "".join(f"{c:>{width}}" for c in
+                                                      ["ours", *names])]
+    for p in found:
+        label = f"{p['tag']} ({p['turns']})"
+        out.append(f"    {label:26}" + "".join(
+            f"{_cell(x):>{width}}" for x in [p["ours"], *(p["baselines"].get(b) for b in names)]))
+    return out
 
 
 def table(run: Run) -> str:
@@ -546,6 +575,7 @@ def table(run: Run) -> str:
             if (v is None or v != v) and all(x is None or x != x for x in bvals):
                 continue
             lines.append(f"  {name:28}" + "".join(f"{_cell(x):>{width}}" for x in [v, *bvals]))
+        lines += _phenomenon_lines(rows, width)
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
 

@@ -11,7 +11,7 @@ from followup.errors import UsageError
 from followup.text import normalise_space
 
 SUITE_KEYS = {"name", "description", "corpus", "cases", "generate", "baselines"}
-BASELINES = ("bm25", "dense", "langchain-default")
+BASELINES = ("bm25", "dense", "langchain-default", "naive-conversation")
 CASE_KEYS = {"id", "audience", "turns", "tags"}
 TURN_KEYS = {"ask", "expect", "gold"}
 GOLD_KEYS = {"article", "span", "text"}
