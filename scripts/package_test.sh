@@ -9,7 +9,7 @@ PYTHON="${PYTHON:-python3}"
 WORK="$(mktemp -d /tmp/followup-package-test.XXXXXX)"
 trap 'rm -rf "$WORK"' EXIT
 export HF_HUB_OFFLINE=1 GRADIO_ANALYTICS_ENABLED=False ANONYMIZED_TELEMETRY=False
-SEED="${FOLLOWUP_SEED:-$ROOT/../shared/seed}"
+SEED="${FOLLOWUP_SEED:-${FOLLOWUP_SHARED:-$ROOT/../shared}/seed}"
 
 echo "== build the wheel"
 "$ROOT/.venv/bin/python" -m build --wheel --no-isolation --outdir "$WORK/dist" "$ROOT" >"$WORK/build.log" 2>&1 \
