@@ -80,6 +80,7 @@ class Answer:
     patient_note: str | None = None
     mode: str = "extractive"
     unsupported_removed: int = 0
+    not_covered: list[str] = field(default_factory=list)  # words naming what no article covers
 
     def body_markdown(self) -> str:
         """The answer's text with its [n] markers (no references, no disclaimer)."""
@@ -142,4 +143,5 @@ class Answer:
             "refusal": self.refusal,
             "patient_note": self.patient_note,
             "unsupported_removed": self.unsupported_removed,
+            "not_covered": self.not_covered,
         }

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from followup.answerability import Vocabulary, subject_terms
 from followup.answers import Answer
 from followup.compose import compose_extractive
 from followup.contextualize import Interpretation, Turn, interpret
@@ -31,7 +32,14 @@ from followup.prompts import disclaimer, fixed_text, load_prompt, refusal
 from followup.retriever.hybrid import HybridRetriever
 from followup.settings import Settings
 from followup.store import ChunkStore, open_store
-from followup.synonyms import POPULATIONS, concepts, populations, with_synonyms
+from followup.synonyms import (
+    CLASSES,
+    GROUPS,
+    POPULATIONS,
+    concepts,
+    populations,
+    with_synonyms,
+)
 from followup.text import term_set
 
 AUDIENCES = ("clinician", "patient")
@@ -41,6 +49,11 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u
 _ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]")
 _MAX_HISTORY_TURNS = 200
 _MAX_ANSWER_CHARS = 50_000  # an assistant turn: an answer with its references and passages
+
+
+# An ordinary English word the corpus never uses ("knee", "sweaty", "vaccines") weighs this
+# much of its IDF in the gate's coverage: little evidence against a passage, but some.
+ORDINARY_UNKNOWN_WEIGHT = 0.3
 
 
 def _plain(text: str) -> str:
@@ -144,6 +157,7 @@ class Engine:
         self.mode = "extractive" if self.chat_model is None else (settings.llm or "llm")
         # sentence embeddings of answers composed so far (follow-ups re-read the same passages)
         self._sentence_vectors: dict[tuple[str, str, int], np.ndarray] = {}
+        self._vocab: tuple[Any, Vocabulary] | None = None
 
     def ask_stream(self, question: str, history: Sequence[Turn] | str | None = None,
                    audience: str = "clinician") -> Iterator[dict[str, Any]]:
@@ -198,6 +212,10 @@ class Engine:
                         disclaimer=disclaimer(), audience=audience,
                         is_followup=interp.is_followup, notices=notices, mode="extractive")
         answering = self.answering(passages, interp.standalone)
+        answer.not_covered = self.vocabulary().not_covered(text)  # this turn's own words
+        if answer.not_covered:
+            answering = []
+            notices.append(f"the articles do not mention {', '.join(answer.not_covered)}")
         streamed = False
         if answering and self.chat_model is not None and not llm_ok:
             notices.append("this answer was composed extractively: the language model did not "
@@ -287,10 +305,21 @@ class Engine:
         s = self.settings
         groups = concepts(question) if question else []
         idf = self.retriever.lexical().idf
-        return [p for p in passages
-                if (self._coverage(p, question, groups, idf) >= s.answer_min_coverage
-                    and p.dense >= s.answer_min_dense)
-                or p.dense >= s.answer_strong_dense]
+        scored = [(p, self._coverage(p, question, groups, idf)) for p in passages]
+        preferred = [p for p, cov in scored
+                     if (cov >= s.prefer_min_coverage and p.dense >= s.prefer_min_dense)
+                     or p.dense >= s.prefer_strong_dense]
+        return preferred or [p for p, cov in scored
+                             if (cov >= s.answer_min_coverage and p.dense >= s.answer_min_dense)
+                             or p.dense >= s.answer_strong_dense]
+
+    def vocabulary(self) -> Vocabulary:
+        """The corpus's words (from the current lexical index), built once per index."""
+        index = self.retriever.lexical()
+        if self._vocab is None or self._vocab[0] is not index:
+            names = [n for g in GROUPS for n in g] + list(CLASSES)
+            self._vocab = (index, Vocabulary(index.df, names))
+        return self._vocab[1]
 
     def _coverage(self, p: Passage, question: str, groups: list[list[frozenset[str]]],
                   idf: Callable[[str], float]) -> float:
@@ -301,7 +330,9 @@ class Engine:
         ct = self.retriever.chunk_terms(p.chunk)
         have = ct.body | ct.fields
         grouped = {t for names in groups for name in names for t in name}
-        weights = {t: idf(t) for t in term_set(question) if t not in grouped}
+        vocab = self.vocabulary()
+        weights = {t: idf(t) * (ORDINARY_UNKNOWN_WEIGHT if vocab.ordinary_unknown(t) else 1.0)
+                   for t in subject_terms(term_set(question)) if t not in grouped}
         total = sum(weights.values())
         covered = sum(w for t, w in weights.items() if t in have)
         for names in groups:

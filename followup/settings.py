@@ -100,8 +100,18 @@ class Settings(BaseSettings):
     answer_min_dense: float = Field(
         default=0.2, ge=-1.0, le=1.0, description="See answer_min_coverage."
     )
+    prefer_min_coverage: float = Field(
+        default=0.6, ge=0.0, le=1.0,
+        description="Passages covering this share with a cosine of prefer_min_dense (or "
+        "prefer_strong_dense alone) are composed from in preference to the rest of those that "
+        "pass the gate (answer_*): the gate decides whether to answer, these what from.",
+    )
+    prefer_min_dense: float = Field(default=0.2, ge=-1.0, le=1.0,
+                                    description="See prefer_min_coverage.")
+    prefer_strong_dense: float = Field(default=0.6, ge=-1.0, le=1.0,
+                                       description="See prefer_min_coverage.")
     answer_strong_dense: float = Field(
-        default=0.6, ge=-1.0, le=1.0,
+        default=0.55, ge=-1.0, le=1.0,
         description="A passage this close to the question can answer whatever its coverage.",
     )
     llm: str | None = Field(
