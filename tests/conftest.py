@@ -113,7 +113,7 @@ def answer_store(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -
 @pytest.fixture(scope="session")
 def chat_url(answer_store: Settings, embedder: Embedder) -> Iterator[str]:
     """The web chat on the answer store, launched once (127.0.0.1, a free port)."""
-    import chat_app
+    import followup.chat_app as chat_app
     from followup.ask import Engine
 
     settings = answer_store.model_copy(update={"chat_port": free_port()})

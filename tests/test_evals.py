@@ -354,8 +354,13 @@ def test_run_on_the_sample_corpus(run: Run) -> None:
     assert m["abstention_recall"] == 1.0 and m["false_refusal_rate"] == 0.0
     assert m["followup_resolution"] == 1.0
     assert m["case_pass_rate"] == pytest.approx(4 / 5)
-    assert set(run.baselines()) == {"bm25", "dense", "langchain-default"}
+    assert set(run.baselines()) == {"bm25", "dense", "langchain-default", "naive-conversation"}
     assert all(len(r.baselines["langchain-default"]) == 4 for r in run.results if r.answer)
+    naive = run.baselines()["naive-conversation"]
+    assert naive["false_refusal_rate"] == 0.0 and naive["abstention_recall"] == 0.0
+    assert 0.0 <= naive["expectation_pass_rate"] < 1.0  # it never refuses: the refusal cases fail
+    assert all(r.baseline_failures["naive-conversation"] for r in run.results
+               if r.turn.must_abstain)
 
 
 def test_json_shape(run: Run) -> None:
