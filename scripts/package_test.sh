@@ -25,12 +25,17 @@ print(" ".join(sorted({n.split("/")[0] for n in names})))
 PY
 )"
 echo "   $TOP"
-for entry in $TOP; do
-  case "$entry" in
-    followup|followup-*.dist-info) ;;
-    *) echo "FAIL: the wheel installs a top-level $entry (only followup* is allowed)"; exit 1 ;;
-  esac
-done
+only_followup() {  # WHAT ENTRY...: fail unless every entry is followup or its dist-info
+  local what="$1"; shift
+  for entry in "$@"; do
+    case "$entry" in
+      followup|followup-*.dist-info) ;;
+      *) echo "FAIL: $what a top-level $entry (only followup* is allowed)"; exit 1 ;;
+    esac
+  done
+}
+# shellcheck disable=SC2086
+only_followup "the wheel holds" $TOP
 for data in followup/prompts/disclaimer.md followup/evals/suites/refusals.yaml \
             followup/evals/judge_labels.jsonl followup/evals/datasets/pubmedqa.yaml \
             followup/corpus/serotonin-syndrome.md; do
@@ -41,7 +46,8 @@ done
 echo "== install into a fresh venv (with its dependencies, as a user would)"
 mkdir "$WORK/empty" && cd "$WORK/empty"   # from here on, nothing of the checkout is on sys.path
 "$PYTHON" -m venv "$WORK/venv"
-"$WORK/venv/bin/python" -m pip install --quiet "$WHEEL" 2>&1 | grep -v "^WARNING: Location" || true
+"$WORK/venv/bin/python" -m pip install --quiet "$WHEEL" >"$WORK/pip.log" 2>&1 \
+  || { grep -v "^WARNING: Location" "$WORK/pip.log" | tail -20; exit 1; }
 # What our distribution put at the top of site-packages (its RECORD; ../ entries are bin/ scripts).
 added="$("$WORK/venv/bin/python" - <<'PY'
 import importlib.metadata as md
@@ -50,12 +56,8 @@ print(" ".join(sorted({str(f).split("/")[0] for f in own} - {".."})))
 PY
 )"
 echo "   the followup distribution installed: $added"
-for entry in $added; do
-  case "$entry" in
-    followup|followup-*.dist-info) ;;
-    *) echo "FAIL: installing the wheel added $entry at the top level of site-packages"; exit 1 ;;
-  esac
-done
+# shellcheck disable=SC2086
+only_followup "installing the wheel added to site-packages" $added
 
 FU="$WORK/venv/bin/followup"
 "$WORK/venv/bin/python" -c "import followup, sys; assert '$ROOT' not in followup.__file__, followup.__file__; print('   imports from', followup.__file__)"
