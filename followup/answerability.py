@@ -36,6 +36,31 @@ _DETAIL = re.compile(
     r"^(\d+(\.\d+)?[a-z]{1,4}|\d+yo|yo|y/o|yr|yrs|mo|mos|wk|wks|mg|mcg|g|ml|qd|od|bid|tid|"
     r"qid|qhs|prn|po|iv|im|sc|daily|day|days|week|weeks|month|months|year|years|ago|old)$")
 
+ENTITY_ZIPF = 2.95  # below this, a word of 5+ letters is a name (a drug, a condition)
+MIN_NAME_CHARS = 5
+# Names of drugs and classes that are common enough in English to miss ENTITY_ZIPF.
+ENTITY_WORDS = frozenset(
+    "alcohol opioid opioids lithium steroid steroids aspirin insulin caffeine nicotine "
+    "beta-blocker beta-blockers antidepressant antidepressants "
+    "anticoagulant anticoagulants diuretic diuretics statin statins thyroxine".split())
+# How names of drugs, classes and conditions end (clonidine, metoprolol, gabapentin, warfarin,
+# fluoroquinolones, hyperkalaemia, thyrotoxicosis, myasthenia, serotonin, neuropathy …).
+_NAME_ENDINGS = tuple(
+    "ine ines ol ols am ams il in ins an ans ide ides one ones ate ates azole mab nib pril sartan "
+    "statin cillin mycin cycline floxacin dipine olol tidine prazole pam lam fen xaban parin "
+    "gliptin zide mide triptan vir ium ics oid oids osis itis emia aemia algia pathy ism oma "
+    "ia ias ase".split())
+# How drug names end: a rare unknown word that ends so names a drug no article covers
+# ("melatonin", "apixaban", "dantrolene"); other rare words ("jittery", "pyelo") do not count.
+_DRUG_ENDINGS = tuple(
+    "ine ol am il in ide one ate azole ole mab nib pril sartan statin cillin mycin cycline "
+    "floxacin dipine olol tidine prazole pam lam fen xaban ban parin gliptin zide mide triptan "
+    "vir ium ene ibe".split())
+_NOT_NAME_ENDINGS = ("able", "ible", "ous", "ful", "ive", "ly", "ness", "ment", "ing", "ed")
+# Names of the synonyms table that are not entities of a conversation (shorthand of words).
+NOT_ENTITIES = frozenset(w.casefold() for w in (
+    "symptoms", "sx", "BP", "blood pressure", "HTN", "hypertension", "management", "mgmt",
+    "discontinue", "d/c", "UTI", "AKI", "ECG", "EKG", "LFTs", "water pill", "blood thinner"))
 COMMON_ZIPF = 3.0  # wordfreq Zipf frequency at or above which a word is ordinary English
 MIN_ENTITY_CHARS = 4  # shorter unknown tokens are abbreviations we cannot judge
 MIN_PREFIX_CHARS = 4  # "amio" finds "amiodarone"; shorter prefixes match too much
@@ -74,6 +99,22 @@ class Vocabulary:
         i = bisect.bisect_left(self._sorted, term)
         return i < len(self._sorted) and self._sorted[i].startswith(term)
 
+    def is_entity(self, raw: str) -> bool:
+        """Whether a word as typed names a drug, a class or a condition (for the dialogue
+        state): a name of the synonyms table, a drug or class word, or a rare word of 5+
+        letters. Abbreviations count only when the synonyms table knows them."""
+        word = raw.casefold()
+        if word in NOT_ENTITIES:
+            return False
+        if word in self._extra or word in ENTITY_WORDS:
+            return True
+        if (len(word) < MIN_NAME_CHARS or sum(ch.isupper() for ch in raw) >= 2
+                or word in CHAT_FILLER or not word.replace("-", "").isalpha()
+                or word.endswith(_NOT_NAME_ENDINGS)):
+            return False
+        return _zipf(word) < ENTITY_ZIPF and (word.endswith(_NAME_ENDINGS)
+                                              or self.known(stem(word)))
+
     def ordinary_unknown(self, term: str) -> bool:
         """A term the corpus never uses but that is ordinary English: no evidence either way."""
         return not self.known(term) and _zipf(term) >= COMMON_ZIPF
@@ -91,6 +132,6 @@ class Vocabulary:
             parts = [stem(p) for p in re.split(r"[-']", word) if p]
             if any(self.known(p) for p in parts) or self.known(word):
                 continue
-            if _zipf(word) < COMMON_ZIPF:
+            if _zipf(word) < COMMON_ZIPF and word.endswith(_DRUG_ENDINGS):
                 out.append(raw)
         return list(dict.fromkeys(out))

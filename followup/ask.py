@@ -23,6 +23,7 @@ from followup.answerability import Vocabulary, subject_terms
 from followup.answers import Answer
 from followup.compose import compose_extractive
 from followup.contextualize import Interpretation, Turn, interpret
+from followup.dialogue import entities_in, resolve
 from followup.embedders import Embedder, get_embedder
 from followup.errors import InputError
 from followup.generate import compose_generative
@@ -278,7 +279,8 @@ class Engine:
         """Offline contextualizer; with an LLM, its condensed question when it checks out.
         The flag is False when the LLM failed or timed out here: the answer then does not wait
         on it a second time."""
-        offline = interpret(text, turns, _cited_titles(turns))
+        offline = (resolve(text, turns, self.vocabulary().is_entity)
+                   or interpret(text, turns, _cited_titles(turns)))
         if self.chat_model is None or not any(t.role == "user" for t in turns):
             return offline, True
         history = "\n".join(f"{t.role}: {' '.join(t.content.split())[:600]}"
@@ -306,18 +308,39 @@ class Engine:
         groups = concepts(question) if question else []
         idf = self.retriever.lexical().idf
         scored = [(p, self._coverage(p, question, groups, idf)) for p in passages]
+        names = self._entity_terms(question)
         preferred = [p for p, cov in scored
                      if (cov >= s.prefer_min_coverage and p.dense >= s.prefer_min_dense)
                      or p.dense >= s.prefer_strong_dense]
         return preferred or [p for p, cov in scored
                              if (cov >= s.answer_min_coverage and p.dense >= s.answer_min_dense)
-                             or p.dense >= s.answer_strong_dense]
+                             or p.dense >= s.answer_strong_dense
+                             or (names and p.dense >= s.answer_entity_dense
+                                 and cov >= s.answer_entity_coverage
+                                 and self._speaks_of(p, names))]
+
+    def _entity_terms(self, question: str) -> list[list[frozenset[str]]]:
+        """The question's entities, each as the term sets that name it (itself, its class)."""
+        out = []
+        for name in entities_in(question, self.vocabulary().is_entity):
+            alts = [term_set(name)]
+            if name.casefold() in CLASSES:
+                alts.append(term_set(CLASSES[name.casefold()]))
+            out.append([a for a in alts if a])
+        return [alts for alts in out if alts]
+
+    def _speaks_of(self, p: Passage, names: list[list[frozenset[str]]]) -> bool:
+        """Whether the passage (text or title/section) names every entity of the question."""
+        ct = self.retriever.chunk_terms(p.chunk)
+        have = ct.body | ct.fields
+        return all(any(a <= have for a in alts) for alts in names)
 
     def vocabulary(self) -> Vocabulary:
         """The corpus's words (from the current lexical index), built once per index."""
         index = self.retriever.lexical()
         if self._vocab is None or self._vocab[0] is not index:
-            names = [n for g in GROUPS for n in g] + list(CLASSES)
+            names = [n for g in GROUPS for n in g] + list(CLASSES) + list(CLASSES.values())
+            names += [f"{n}s" for n in names]
             self._vocab = (index, Vocabulary(index.df, names))
         return self._vocab[1]
 

@@ -100,6 +100,14 @@ class Settings(BaseSettings):
     answer_min_dense: float = Field(
         default=0.2, ge=-1.0, le=1.0, description="See answer_min_coverage."
     )
+    answer_entity_dense: float = Field(
+        default=0.3, ge=-1.0, le=1.0,
+        description="A passage that names every entity of the question (drug, class, "
+        "condition; answerability.py) can answer with this cosine, whatever its coverage.",
+    )
+    answer_entity_coverage: float = Field(
+        default=0.25, ge=0.0, le=1.0, description="See answer_entity_dense: the coverage it "
+        "still needs.")
     prefer_min_coverage: float = Field(
         default=0.6, ge=0.0, le=1.0,
         description="Passages covering this share with a cosine of prefer_min_dense (or "

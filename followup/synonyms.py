@@ -124,7 +124,10 @@ POPULATIONS: dict[str, re.Pattern[str]] = {
         "pregnancy": r"\b(pregnan\w*|gestation\w*|trimester\w*|antenatal|prenatal)\b",
         "breastfeeding": r"\b(breast-?fe\w*|lactat\w*|nursing mothers?)\b",
         "children": r"\b(child\w*|paediatric\w*|pediatric\w*|infant\w*|neonat\w*|newborns?|"
-                    r"adolescen\w*|kids?|toddlers?|bab(y|ies))\b",
+                    r"adolescen\w*|kids?|toddlers?|bab(y|ies)|([1-9]|1[0-2])[- ]?(years?|yrs?|y)"
+                    r"[- ]?old|([1-9]|1[0-2])yo)\b",
+        "dialysis": r"\b(h?a?e?mo-?dialys\w*|dialys\w*|ESRD|end-stage (renal|kidney))\b",
+        "vaccination": r"\b(vaccin\w*|immuni[sz]ation\w*|jabs?)\b",
         "older adults": r"\b(elderly|older (adults?|patients?|people|persons?)|geriatric\w*|"
                         r"older than \d+|over \d+|aged? (65|70|75|80))\b",
     }.items()

@@ -1,0 +1,213 @@
+"""Dialogue state across turns, by entity: which drugs or conditions the conversation is about,
+so that a follow-up is rewritten as the question a clinician would have typed in full.
+
+Rules, applied to the user's turns in order (``resolve``); ``None`` when the conversation has
+named no entity yet (the older phrase rules of ``followup.contextualize`` then apply):
+
+* ellipsis with a new entity keeps the question and replaces the entity: "What about
+  metoprolol?" after "Is it safe to stop clonidine suddenly?" -> "Is it safe to stop metoprolol
+  suddenly?"; ellipsis with a modifier adds it: "And in children?" -> "… suddenly in children?";
+* a correction ("no, I meant gabapentin") replaces the entity of the previous question;
+* "both", "either", "the two", "which one" name the last two entities;
+* a pronoun ("it", "they", "this") or a definite description ("the taper", "the dose", "those
+  symptoms", "the combination") takes the focus entity;
+* a question naming its own entity is a change of topic (or a return: "back to clonidine");
+  with a pronoun and "also on X", the new entities join the focus ("He's also on ramipril.
+  Does that matter?" -> "… with NSAIDs");
+* "new patient", "different pt" clears the state.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from followup.contextualize import Interpretation, Turn, focus_of
+from followup.synonyms import with_synonyms
+
+_TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9'-]*")
+_RESET = re.compile(
+    r"^\s*(?:ok[,.]?\s*)?(?:new|different|another|next)\s+(?:pt|patient)\b[\s:,.-]*",
+    re.IGNORECASE)
+_CORRECTION = re.compile(
+    r"^\s*(?:no|sorry|oops|nope)?[\s,.!-]*(?:i|I)\s+meant\s+(?P<x>.+?)\s*[?.!]*\s*$",
+    re.IGNORECASE)
+_ELLIPSIS = re.compile(
+    r"^\s*(?:ok[,.]?\s*|and\s+|so\s+)?(?:what|how)\s+about\s+(?P<x>.+?)\s*\??\s*$|"
+    r"^\s*and\s+(?P<y>(?:for|with|in|on)?\s*.+?)\s*\??\s*$|"
+    r"^\s*(?:same|also)\s+(?:for|with|in)\s+(?P<z>.+?)\s*\??\s*$",
+    re.IGNORECASE)
+_PRONOUN = re.compile(r"\b(it|its|it's|they|them|their|this|that|these|those)\b", re.IGNORECASE)
+_DEFINITE = re.compile(
+    r"\b(?:the|that|this|those|these)\s+(?P<n>taper|tapering|dose|doses|dosing|level|levels|"
+    r"combination|combo|interaction|withdrawal|symptoms|reaction|syndrome|drug|drugs|med|meds|"
+    r"medication|medications|tablets|pills|rebound|toxicity|monitoring|side effects)\b",
+    re.IGNORECASE)
+_TWO = re.compile(r"\b(?:both(?: of them| drugs| meds)?|either(?: one| of them| drug)?|"
+                  r"the two(?: drugs| meds)?|which one|the second one|the other one)\b",
+                  re.IGNORECASE)
+_RETURN = re.compile(r"^\s*(?:ok[,.]?\s*)?(?:going\s+)?back\s+to\b", re.IGNORECASE)
+_CO_MEDICATION = re.compile(r"\b(?:also|as well|too|on top)\b", re.IGNORECASE)
+_MODIFIER = re.compile(  # "In children?", "during pregnancy?": a short modifier
+    r"^\s*(?P<m>(?:in|for|with|during|after|on|at)\s+\S+(?:\s+\S+){0,3})\s*\?\s*$",
+    re.IGNORECASE)
+# "Is it safe to …", "it's OK to …": a dummy "it", not a pronoun for the topic.
+_DUMMY_IT = re.compile(
+    r"\b(?:is it|it is|it's|would it be|is it still)\s+(?:\w+\s+)?(?:safe|ok|okay|possible|"
+    r"fine|reasonable|better|wise|necessary|advisable|dangerous|bad|worth|true)\s+(?:to|for)\b",
+    re.IGNORECASE)
+_EVENT = re.compile(r"\b(?:it|this|that)\s+(?:happens|happened|occurs|occurred|develops|"
+                    r"developed|starts|started|comes on|shows up)\b", re.IGNORECASE)
+_ARTICLES = re.compile(r"^(?:the|a|an|with|for|on|to)\s+", re.IGNORECASE)
+MAX_SHORT_WORDS = 5  # a short question naming an entity is left to the phrase rules
+MAX_FOCUS_WORDS = 4  # the previous question's focus phrase stands for a pronoun when this short
+MAX_BARE_WORDS = 3  # "metoprolol?" / "and gabapentin?": a bare entity is an ellipsis
+
+
+@dataclass
+class _State:
+    standalone: str | None = None
+    asked: str = ""  # the previous user turn as typed (its focus phrase may stand for "it")
+    focus: list[str] = field(default_factory=list)  # entities of the current topic, main first
+    recent: list[str] = field(default_factory=list)  # every entity named, most recent first
+
+
+def entities_in(text: str, is_entity: Callable[[str], bool]) -> list[str]:
+    """The entity words of ``text`` as typed, in order, once each (case-insensitively)."""
+    seen: dict[str, str] = {}
+    for raw in _TOKEN.findall(text):
+        word = raw.strip("'-")
+        if word and word.casefold() not in seen and is_entity(word):
+            seen[word.casefold()] = word
+    return list(seen.values())
+
+
+def _replace_word(text: str, old: str, new: str) -> str:
+    out, n = re.subn(rf"(?<![\w-]){re.escape(old)}(?![\w-])", new, text, count=1,
+                     flags=re.IGNORECASE)
+    return out if n else text
+
+
+def _has_pronoun(q: str) -> bool:
+    return bool(_PRONOUN.search(_DUMMY_IT.sub(" ", q)))
+
+
+def _sub_pronoun(q: str, name: str) -> str:
+    def repl(m: re.Match[str]) -> str:
+        w = m.group(1).lower()
+        return {"its": f"{name}'s", "it's": f"{name} is", "their": f"{name}'s"}.get(w, name)
+
+    dummy = [m.span() for m in _DUMMY_IT.finditer(q)]
+    for m in _PRONOUN.finditer(q):
+        if not any(a <= m.start() < b for a, b in dummy):
+            return q[:m.start()] + repl(m) + q[m.end():]
+    return q
+
+
+def _name_two(q: str, candidates: Sequence[str]) -> str:
+    """"both" -> "X and Y", "which one" -> "which of X and Y", "the other one" -> X."""
+    first, second = candidates[1], candidates[0]  # the earlier one first
+
+    def repl(m: re.Match[str]) -> str:
+        w = m.group(0).lower()
+        if w.startswith("which"):
+            return f"which of {first} and {second}"
+        if w.startswith("either"):
+            return f"either {first} or {second}"
+        if w in ("the other one", "the second one"):
+            return first if w == "the other one" else second
+        return f"{first} and {second}"
+
+    return _TWO.sub(repl, q, count=1)
+
+
+def _tidy(q: str) -> str:
+    q = " ".join(q.split()).strip()
+    return q if q.endswith("?") else q.rstrip(" .!") + "?"
+
+
+def _focus_name(state: _State) -> str:
+    return " and ".join(state.focus[:2]) if state.focus else ""
+
+
+def _step(q: str, state: _State, is_entity: Callable[[str], bool]) -> Interpretation | None:
+    q = " ".join(q.split())
+    reset = _RESET.match(q)
+    if reset:
+        state.standalone, state.focus = None, []
+        q = q[reset.end():] or q
+    own = entities_in(q, is_entity)
+    prev, main = state.standalone, (state.focus[0] if state.focus else None)
+
+    def done(standalone: str, focus: list[str], followup: bool) -> Interpretation:
+        standalone = _tidy(standalone)
+        state.asked = q if own or not state.asked else state.asked  # where the entity was named
+        state.standalone, state.focus = standalone, focus
+        state.recent = list(dict.fromkeys([*own, *focus, *state.recent]))[:8]
+        topic = _focus_name(state) if followup else None
+        return Interpretation(standalone, followup, topic, _focus_name(state) or standalone)
+
+    if prev is None or main is None:
+        return done(q, own, False)
+    fix = _CORRECTION.match(q)
+    if fix and own:
+        return done(_replace_word(prev, main, own[0]), [own[0], *state.focus[1:]], True)
+    candidates = list(dict.fromkeys([*own, *state.recent]))
+    two = _TWO.search(q) and len(candidates) >= 2
+    ell = _ELLIPSIS.match(q) or (_MODIFIER.match(q) if not own else None)
+    if two and not (ell and not own):
+        return done(_name_two(q, candidates), candidates[:2], True)
+    bare = own and len(q.rstrip(" ?.").split()) <= MAX_BARE_WORDS
+    if ell or bare:
+        x = (next((g for g in ell.groups() if g), q) if ell else q).strip(" ?.")
+        if own:
+            just_the_entity = _ARTICLES.sub("", x).casefold() == own[0].casefold()
+            in_prev = entities_in(prev, is_entity)
+            kind = with_synonyms(own[0])[len(own[0]):].strip(" ()")  # "a proton pump inhibitor"
+            same_kind = bool(kind) and _ARTICLES.sub("", kind).casefold() in prev.casefold()
+            if just_the_entity and len(in_prev) == 1 and not same_kind and re.search(
+                    rf"(?<![\w-]){re.escape(in_prev[0])}(?![\w-])", prev, re.IGNORECASE):
+                return done(_replace_word(prev, in_prev[0], own[0]), own, True)
+            return done(f"{prev.rstrip(' ?.')} — what about {x}", [*own, *state.focus], True)
+        if two:
+            return done(f"{prev.rstrip(' ?.')} {_name_two(x, candidates)}", candidates[:2],
+                        True)
+        return done(f"{prev.rstrip(' ?.')} {x}", state.focus, True)
+    name = _focus_name(state)
+    phrase = focus_of(state.asked) if state.asked else ""
+    referent = (phrase if main.casefold() in phrase.casefold()
+                and len(phrase.split()) <= MAX_FOCUS_WORDS else main)
+    if own:
+        if _RETURN.match(q):
+            return done(_sub_pronoun(q, own[0]) if _has_pronoun(q) else q, own, False)
+        if _has_pronoun(q) and _CO_MEDICATION.search(q):
+            return done(f"{q.rstrip(' ?.')} with {name}", [*state.focus, *own], True)
+    if _DEFINITE.search(q):
+        several = ", ".join(state.focus[:3]) if len(state.focus) > 2 else name
+        return done(_DEFINITE.sub(lambda m: f"the {several} {m.group('n')}", q, count=1),
+                    [*state.focus, *own], True)
+    if _EVENT.search(q):
+        return None  # "if it happens": the event asked about before, not the drug
+    if _has_pronoun(q):
+        return done(_sub_pronoun(q, referent), [*state.focus, *own], True)
+    if own and len(q.split()) > MAX_SHORT_WORDS:
+        return done(q, own, False)
+    return None  # nothing to resolve by entity: the phrase rules of contextualize decide
+
+
+def resolve(question: str, history: Sequence[Turn], is_entity: Callable[[str], bool]
+            ) -> Interpretation | None:
+    """The standalone reading of ``question`` by entity state, or None when no turn so far
+    (this one included) names an entity."""
+    state = _State()
+    named = False
+    for turn in history:
+        if turn.role == "user" and turn.content.strip():
+            named = bool(entities_in(turn.content, is_entity)) or named
+            if _step(turn.content, state, is_entity) is None:
+                state.standalone = " ".join(turn.content.split())  # read by the phrase rules
+                state.asked = state.asked or state.standalone
+    if not named:
+        return None
+    return _step(question, state, is_entity)
