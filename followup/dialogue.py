@@ -173,6 +173,8 @@ def _step(q: str, state: _State, is_entity: Callable[[str], bool]) -> Interpreta
         if two:
             return done(f"{prev.rstrip(' ?.')} {_name_two(x, candidates)}", candidates[:2],
                         True)
+        if x[:1].isupper() and not x[1:2].isupper():
+            x = x[0].lower() + x[1:]  # "In children?" joins the question: "… in children?"
         return done(f"{prev.rstrip(' ?.')} {x}", state.focus, True)
     name = _focus_name(state)
     phrase = focus_of(state.asked) if state.asked else ""

@@ -1,0 +1,78 @@
+"""The dialogue state's resolution rules, table-driven (no store, no model)."""
+
+from __future__ import annotations
+
+import pytest
+
+from followup.answerability import Vocabulary
+from followup.contextualize import Turn
+from followup.dialogue import resolve
+from followup.synonyms import CLASSES, GROUPS
+from followup.text import term_set
+
+_NAMES = [n for g in GROUPS for n in g] + list(CLASSES) + list(CLASSES.values())
+VOCAB = Vocabulary({t: 1 for t in term_set("clopidogrel pantoprazole whammy clonidine")},
+                   [*_NAMES, *(f"{n}s" for n in _NAMES)])
+
+
+def _last(turns: list[str]) -> str | None:
+    history = [Turn("user", t) for t in turns[:-1]]
+    got = resolve(turns[-1], history, VOCAB.is_entity)
+    return got.standalone if got else None
+
+
+@pytest.mark.parametrize(("turns", "standalone"), [
+    # ellipsis with a new entity: same question, entity replaced
+    (["Is it safe to stop clonidine suddenly?", "What about metoprolol?"],
+     "Is it safe to stop metoprolol suddenly?"),
+    # a definite description takes the focus entity
+    (["Is it safe to stop clonidine suddenly?", "What about metoprolol?",
+      "How long should the taper be?"], "How long should the metoprolol taper be?"),
+    # "both" names the last two entities
+    (["Is it safe to stop clonidine suddenly?", "What about metoprolol?",
+      "How long should the taper be?", "And if they take both?"],
+     "How long should the metoprolol taper be if they take clonidine and metoprolol?"),
+    # "which of the two", then a correction
+    (["pregabalin withdrawal symptoms?", "and gabapentin?", "Which of the two is more abusable?"],
+     "Which of pregabalin and gabapentin is more abusable?"),
+    (["pregabalin withdrawal symptoms?", "and gabapentin?", "Which of the two is more abusable?",
+      "no, I meant baclofen"], "Which of pregabalin and baclofen is more abusable?"),
+    # a co-medication joins the focus; "the combination" names them
+    (["Are NSAIDs OK in CKD?", "He's also on ramipril and furosemide. Does that matter?"],
+     "He's also on ramipril and furosemide. Does that matter with NSAIDs?"),
+    # a new drug of the class asked about keeps the previous question whole
+    (["Should proton pump inhibitors be avoided in patients taking clopidogrel?",
+      "What about pantoprazole?"],
+     "Should proton pump inhibitors be avoided in patients taking clopidogrel — what about "
+     "pantoprazole?"),
+    # a pronoun takes the phrase the entity was named in
+    (["What are the typical symptoms of SSRI discontinuation syndrome?",
+      "How long do they last?"], "How long do SSRI discontinuation syndrome last?"),
+    # a short modifier is added to the previous question
+    (["Is it safe to stop clonidine suddenly?", "In children?"],
+     "Is it safe to stop clonidine suddenly in children?"),
+    # a question naming its own entity at length is a change of topic
+    (["Is it safe to stop clonidine suddenly?",
+      "Separate question: what is the maximum daily dose of acetaminophen for adults?"],
+     "Separate question: what is the maximum daily dose of acetaminophen for adults?"),
+])
+def test_resolution_rules(turns: list[str], standalone: str) -> None:
+    assert _last(turns) == standalone
+
+
+@pytest.mark.parametrize("turns", [
+    ["Can withdrawal cause muscle spasms?", "What about baclofen?"],  # no entity before
+    ["Do fluoroquinolones cause tendon rupture?", "What should be done if it happens?"],  # event
+])
+def test_left_to_the_phrase_rules(turns: list[str]) -> None:
+    assert _last(turns) is None
+
+
+def test_new_patient_clears_the_state() -> None:
+    turns = ["Is it safe to stop clonidine suddenly?", "new patient: how long does the taper take?"]
+    assert _last(turns) is None or "clonidine" not in (_last(turns) or "")
+
+
+def test_a_long_history_stays_bounded() -> None:
+    turns = ["Is it safe to stop clonidine suddenly?", "What about metoprolol?"] * 100
+    assert "metoprolol" in (_last([*turns, "How long should the taper be?"]) or "")
