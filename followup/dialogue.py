@@ -31,7 +31,7 @@ _RESET = re.compile(
     r"^\s*(?:ok[,.]?\s*)?(?:new|different|another|next)\s+(?:pt|patient)\b[\s:,.-]*",
     re.IGNORECASE)
 _CORRECTION = re.compile(
-    r"^\s*(?:no|sorry|oops|nope)?[\s,.!-]*(?:i|I)\s+meant\s+(?P<x>.+?)\s*[?.!]*\s*$",
+    r"^\s*(?:(?:no|sorry|oops|nope|ah|ok)[\s,.!-]*)*(?:i|I)\s+meant\s+(?P<x>.+?)\s*[?.!]*\s*$",
     re.IGNORECASE)
 _ELLIPSIS = re.compile(
     r"^\s*(?:ok[,.]?\s*|and\s+|so\s+)?(?:what|how)\s+about\s+(?P<x>.+?)\s*\??\s*$|"
@@ -105,6 +105,17 @@ def _sub_pronoun(q: str, name: str) -> str:
     return q
 
 
+def _correct(q: str, prev: str, main: str, own: Sequence[str]) -> str:
+    """"I meant X" (or "I meant X, not Y"): X replaces Y, else the focus entity, in the previous
+    question."""
+    negated = re.search(r"\bnot\s+(?:the\s+)?([A-Za-z][\w-]*)", q)
+    old = next((e for e in own if negated and e.casefold() == negated.group(1).casefold()), None)
+    new = next((e for e in own if e != old), own[0])
+    target = old if old and re.search(rf"(?<![\w-]){re.escape(old)}", prev, re.IGNORECASE) \
+        else main
+    return _replace_word(prev, target, new)
+
+
 def _name_two(q: str, candidates: Sequence[str]) -> str:
     """"both" -> "X and Y", "which one" -> "which of X and Y", "the other one" -> X."""
     first, second = candidates[1], candidates[0]  # the earlier one first
@@ -152,7 +163,7 @@ def _step(q: str, state: _State, is_entity: Callable[[str], bool]) -> Interpreta
         return done(q, own, False)
     fix = _CORRECTION.match(q)
     if fix and own:
-        return done(_replace_word(prev, main, own[0]), [own[0], *state.focus[1:]], True)
+        return done(_correct(q, prev, main, own), [own[0], *state.focus[1:]], True)
     candidates = list(dict.fromkeys([*own, *state.recent]))
     two = _TWO.search(q) and len(candidates) >= 2
     ell = _ELLIPSIS.match(q) or (_MODIFIER.match(q) if not own else None)

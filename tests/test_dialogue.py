@@ -76,3 +76,14 @@ def test_new_patient_clears_the_state() -> None:
 def test_a_long_history_stays_bounded() -> None:
     turns = ["Is it safe to stop clonidine suddenly?", "What about metoprolol?"] * 100
     assert "metoprolol" in (_last([*turns, "How long should the taper be?"]) or "")
+
+
+@pytest.mark.parametrize(("turns", "standalone"), [
+    (["68M on prednisone 10mg for PMR, needs abx. cipro ok?",
+      "sorry, I meant levofloxacin not cipro - same issue?"],
+     "68M on prednisone 10mg for PMR, needs abx. levofloxacin ok?"),
+    (["Is it safe to stop clonidine suddenly?", "no sorry I meant metoprolol"],
+     "Is it safe to stop metoprolol suddenly?"),
+])
+def test_corrections_replace_the_entity_named(turns: list[str], standalone: str) -> None:
+    assert _last(turns) == standalone
