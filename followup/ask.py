@@ -307,7 +307,8 @@ class Engine:
         s = self.settings
         groups = concepts(question) if question else []
         idf = self.retriever.lexical().idf
-        scored = [(p, self._coverage(p, question, groups, idf)) for p in passages]
+        weights = self._term_weights(question, groups, idf)  # once per question, not per passage
+        scored = [(p, self._coverage(p, weights, groups, idf)) for p in passages]
         names = self._entity_terms(question)
         preferred = [p for p, cov in scored
                      if (cov >= s.prefer_min_coverage and p.dense >= s.prefer_min_dense)
@@ -344,18 +345,25 @@ class Engine:
             self._vocab = (index, Vocabulary(index.df, names))
         return self._vocab[1]
 
-    def _coverage(self, p: Passage, question: str, groups: list[list[frozenset[str]]],
-                  idf: Callable[[str], float]) -> float:
+    def _term_weights(self, question: str, groups: list[list[frozenset[str]]],
+                      idf: Callable[[str], float]) -> dict[str, float]:
+        """The IDF weight of each subject term of the question outside its named concepts;
+        an ordinary English word the corpus never uses weighs ORDINARY_UNKNOWN_WEIGHT of it."""
+        if not groups:
+            return {}
+        grouped = {t for names in groups for name in names for t in name}
+        vocab = self.vocabulary()
+        return {t: idf(t) * (ORDINARY_UNKNOWN_WEIGHT if vocab.ordinary_unknown(t) else 1.0)
+                for t in subject_terms(term_set(question)) if t not in grouped}
+
+    def _coverage(self, p: Passage, weights: dict[str, float],
+                  groups: list[list[frozenset[str]]], idf: Callable[[str], float]) -> float:
         """The passage's share of the question's IDF-weighted terms, where a thing named twice
         ("ibuprofen (an NSAID)") counts once and is covered by either name."""
         if not groups:
             return p.coverage
         ct = self.retriever.chunk_terms(p.chunk)
         have = ct.body | ct.fields
-        grouped = {t for names in groups for name in names for t in name}
-        vocab = self.vocabulary()
-        weights = {t: idf(t) * (ORDINARY_UNKNOWN_WEIGHT if vocab.ordinary_unknown(t) else 1.0)
-                   for t in subject_terms(term_set(question)) if t not in grouped}
         total = sum(weights.values())
         covered = sum(w for t, w in weights.items() if t in have)
         for names in groups:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from followup.bench import write_figures
 from followup.errors import UsageError
 from followup.settings import Settings
 from followup.stats import percentile
@@ -201,8 +202,6 @@ def bench_ask(args: argparse.Namespace) -> int:
         print(f"    {stage:14} p50 {v['p50']:7.1f} ms   p95 {v['p95']:7.1f} ms")
     print(f"    article hit@5 of the page's first question: "
           f"{figures['medquad']['article_hit@5']:.3f}")
-    if args.json:
-        Path(args.json).write_text(json.dumps(figures, indent=2))
-        print(f"figures written to {args.json}")
+    write_figures(args.json, figures, announce=True)
     return 0
 

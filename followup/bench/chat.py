@@ -16,6 +16,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from followup.bench import write_figures
+
 QUESTIONS = [
     ("Can withdrawal cause muscle spasms?", "What about baclofen?"),
     ("How should benzodiazepines be tapered?", "How long does it take?"),
@@ -171,8 +173,7 @@ def bench_chat(args: argparse.Namespace) -> int:
         if errors:
             print("  first errors:", errors[:3])
         print("targets: first token <= 1 s, p95 full answer <= 2 s at 20 sessions, 0 errors")
-        if args.json:
-            Path(args.json).write_text(json.dumps(figures, indent=2))
+        write_figures(args.json, figures)
     finally:
         proc.terminate()
         try:

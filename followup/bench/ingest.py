@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from followup.bench import write_figures
 from followup.errors import UsageError
 
 
@@ -187,9 +188,7 @@ def bench_ingest(args: argparse.Namespace) -> int:
     print(f"throughput ratio ours/baseline: {figures['throughput_ratio']:.2f} (target >= 0.90)")
     print(f"re-ingest, unchanged, {re1['unchanged']} articles: {re1['seconds']:.2f} s "
           f"(target < 3 s); all {re_all['unchanged']}: {re_all['seconds']:.2f} s")
-    if args.json:
-        Path(args.json).write_text(json.dumps(figures, indent=2))
-        print(f"figures written to {args.json}")
+    write_figures(args.json, figures, announce=True)
     if not args.workdir:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import random
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from followup.bench import write_figures
 from followup.bench.ask import Query, _hit, _store, covidqa_halves, covidqa_queries
 from followup.settings import Settings
 
@@ -99,9 +99,8 @@ def bench_tune(args: argparse.Namespace) -> int:
     current = _score(held, defaults, 5)
     print(f"held-out COVID-QA half, hit@5 with the best weights: {held_hit:.3f}; with the "
           f"current defaults: {current:.3f}")
-    if args.json:
-        Path(args.json).write_text(json.dumps({"best": dict(zip(names, best, strict=True)),
-                                               "held_out_covidqa_hit@5": held_hit}, indent=2))
+    write_figures(args.json, {"best": dict(zip(names, best, strict=True)),
+                              "held_out_covidqa_hit@5": held_hit})
     return 0
 
 
