@@ -43,19 +43,17 @@ ENTITY_WORDS = frozenset(
     "alcohol opioid opioids lithium steroid steroids aspirin insulin caffeine nicotine "
     "beta-blocker beta-blockers antidepressant antidepressants "
     "anticoagulant anticoagulants diuretic diuretics statin statins thyroxine".split())
-# How names of drugs, classes and conditions end (clonidine, metoprolol, gabapentin, warfarin,
-# fluoroquinolones, hyperkalaemia, thyrotoxicosis, myasthenia, serotonin, neuropathy …).
-_NAME_ENDINGS = tuple(
-    "ine ines ol ols am ams il in ins an ans ide ides one ones ate ates azole mab nib pril sartan "
-    "statin cillin mycin cycline floxacin dipine olol tidine prazole pam lam fen xaban parin "
-    "gliptin zide mide triptan vir ium ics oid oids osis itis emia aemia algia pathy ism oma "
-    "ia ias ase".split())
-# How drug names end: a rare unknown word that ends so names a drug no article covers
-# ("melatonin", "apixaban", "dantrolene"); other rare words ("jittery", "pyelo") do not count.
-_DRUG_ENDINGS = tuple(
-    "ine ol am il in ide one ate azole ole mab nib pril sartan statin cillin mycin cycline "
-    "floxacin dipine olol tidine prazole pam lam fen xaban ban parin gliptin zide mide triptan "
-    "vir ium ene ibe".split())
+# How drug names end (clonidine, metoprolol, gabapentin, warfarin, omeprazole, apixaban …).
+_DRUG_CORE = (
+    "ine ol am il in ide one ate azole mab nib pril sartan statin cillin mycin cycline floxacin "
+    "dipine olol tidine prazole pam lam fen xaban parin gliptin zide mide triptan vir ium").split()
+# A rare unknown word that ends so names a drug no article covers ("melatonin", "apixaban",
+# "dantrolene", "ezetimibe"); other rare words ("jittery", "pyelo") do not count.
+_DRUG_ENDINGS = tuple([*_DRUG_CORE, "ole", "ban", "ene", "ibe"])
+# Names of drugs, classes and conditions in a conversation: drug endings, their plurals, and
+# conditions (fluoroquinolones, hyperkalaemia, thyrotoxicosis, myasthenia, neuropathy …).
+_NAME_ENDINGS = tuple([*_DRUG_CORE, *"ines ols ams ins an ans ides ones ates".split(),
+                       *"ics oid oids osis itis emia aemia algia pathy ism oma ia ias ase".split()])
 _NOT_NAME_ENDINGS = ("able", "ible", "ous", "ful", "ive", "ly", "ness", "ment", "ing", "ed")
 # Names of the synonyms table that are not entities of a conversation (shorthand of words).
 NOT_ENTITIES = frozenset(w.casefold() for w in (
