@@ -349,8 +349,6 @@ class Engine:
                       idf: Callable[[str], float]) -> dict[str, float]:
         """The IDF weight of each subject term of the question outside its named concepts;
         an ordinary English word the corpus never uses weighs ORDINARY_UNKNOWN_WEIGHT of it."""
-        if not groups:
-            return {}
         grouped = {t for names in groups for name in names for t in name}
         vocab = self.vocabulary()
         return {t: idf(t) * (ORDINARY_UNKNOWN_WEIGHT if vocab.ordinary_unknown(t) else 1.0)
@@ -360,8 +358,6 @@ class Engine:
                   groups: list[list[frozenset[str]]], idf: Callable[[str], float]) -> float:
         """The passage's share of the question's IDF-weighted terms, where a thing named twice
         ("ibuprofen (an NSAID)") counts once and is covered by either name."""
-        if not groups:
-            return p.coverage
         ct = self.retriever.chunk_terms(p.chunk)
         have = ct.body | ct.fields
         total = sum(weights.values())
