@@ -438,7 +438,8 @@ class Runner:
                     else r.relevant_passages)
             user_turns.append(turn.ask)
             history += [{"role": "user", "content": turn.ask},
-                        {"role": "assistant", "content": r.answer.get("answer", "")}]
+                        {"role": "assistant", "content": r.answer.get("answer", ""),
+                         "metadata": {"cited_articles": r.answer.get("cited_articles", [])}}]
         return out
 
     @staticmethod

@@ -144,4 +144,10 @@ class Answer:
             "patient_note": self.patient_note,
             "unsupported_removed": self.unsupported_removed,
             "not_covered": self.not_covered,
+            "cited_articles": self.cited_articles(),
+            "metadata": {"cited_articles": self.cited_articles()},  # for the history turn
         }
+
+    def cited_articles(self) -> list[str]:
+        """The ids of the articles the answer cites, in order of first citation."""
+        return list(dict.fromkeys(s.article_id for s in self.sentences))

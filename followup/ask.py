@@ -50,6 +50,12 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u
 _ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]")
 _MAX_HISTORY_TURNS = 200
 _MAX_ANSWER_CHARS = 50_000  # an assistant turn: an answer with its references and passages
+FOCUS_LOOKBACK = 2  # assistant turns searched for the focus (one refused turn in between)
+MAX_FOCUS_ARTICLES = 3
+# A turn read as a new question still stays with the focus when it speaks of "it", "the taper"…
+_FOCUS_KEEPERS = re.compile(
+    r"\b(?:it|its|they|them|this|that|these|those|the (?:taper|dose|level|combination|drug|"
+    r"med|medication|symptoms|withdrawal)|both|either)\b", re.IGNORECASE)
 
 
 # An ordinary English word the corpus never uses ("knee", "sweaty", "vaccines") weighs this
@@ -107,8 +113,19 @@ def parse_history(data: str | list[Any] | None) -> list[Turn]:
             raise InputError(f"history turn {i} has role {role!r}; use \"user\" or \"assistant\"")
         if not isinstance(content, str):
             raise InputError(f"history turn {i} has no text content")
-        turns.append(Turn(role, content))
+        turns.append(Turn(role, content, _cited_ids(item.get("metadata"))))
     return turns
+
+
+def _cited_ids(metadata: object) -> tuple[str, ...]:
+    """The ``cited_articles`` of a turn's metadata; malformed metadata reads as none (the
+    rendered answer's references are read instead)."""
+    if not isinstance(metadata, dict):
+        return ()
+    ids = metadata.get("cited_articles")
+    if not isinstance(ids, list):
+        return ()
+    return tuple(dict.fromkeys(x for x in ids if isinstance(x, str) and 0 < len(x) <= 200))[:8]
 
 
 def clean_history(turns: Sequence[Turn], settings: Settings) -> list[Turn]:
@@ -129,7 +146,7 @@ def clean_history(turns: Sequence[Turn], settings: Settings) -> list[Turn]:
             raise InputError(f"history turn {i} ({turn.role}) is {len(content.strip()):,} "
                              f"characters long; the limit is {limit:,}"
                              + (" (FOLLOWUP_MAX_QUESTION_CHARS)" if turn.role == "user" else ""))
-        out.append(Turn(turn.role, content))
+        out.append(Turn(turn.role, content, turn.cited))
     return out
 
 
@@ -213,6 +230,9 @@ class Engine:
                         disclaimer=disclaimer(), audience=audience,
                         is_followup=interp.is_followup, notices=notices, mode="extractive")
         answering = self.answering(passages, interp.standalone)
+        focus = self._focus_articles(text, turns, interp)
+        if focus:
+            answering = self._with_focus(answering, interp.standalone, text, focus)
         answer.not_covered = self.vocabulary().not_covered(text)  # this turn's own words
         if answer.not_covered:
             answering = []
@@ -319,6 +339,54 @@ class Engine:
                              or (names and p.dense >= s.answer_entity_dense
                                  and cov >= s.answer_entity_coverage
                                  and self._speaks_of(p, names))]
+
+    def _focus_articles(self, text: str, turns: Sequence[Turn], interp: Interpretation
+                        ) -> list[str]:
+        """The articles a follow-up stays with: those the latest answer cited (its metadata;
+        else the titles of its rendered references), when every entity the turn names is one
+        they discuss. A refused turn in between keeps the focus; "new patient" drops it."""
+        own = entities_in(text, self.vocabulary().is_entity)
+        if own and not interp.is_followup and not _FOCUS_KEEPERS.search(text):
+            return []  # a question of its own (a turn naming nothing stays with the focus)
+        manifest = self.store.manifest()
+        ids: list[str] = []
+        for turn in [t for t in turns if t.role == "assistant"][-FOCUS_LOOKBACK:][::-1]:
+            ids = [a for a in turn.cited if a in manifest] or self._ids_of_titles(turn.content)
+            if ids:
+                break
+        if not ids:
+            return []
+        have: set[str] = set()
+        for article_id in ids[:MAX_FOCUS_ARTICLES]:
+            for chunk in self.retriever.article_chunks(article_id):
+                ct = self.retriever.chunk_terms(chunk)
+                have |= ct.body | ct.fields
+        for name in own:
+            if not term_set(with_synonyms(name)) & have:
+                return []  # a new entity the focus does not discuss: a change of topic
+        return ids[:MAX_FOCUS_ARTICLES]
+
+    def _ids_of_titles(self, rendered: str) -> list[str]:
+        by_title = {e.title: e.article_id for e in self.store.manifest().values()}
+        return [by_title[t] for t in dict.fromkeys(_cited_titles([Turn("assistant", rendered)]))
+                if t in by_title]
+
+    def _with_focus(self, answering: list[Passage], standalone: str, text: str,
+                    focus: list[str]) -> list[Passage]:
+        """The gate's passages plus the focus articles' passages that speak to the follow-up:
+        the conversation has named the subject, so the turn's own words need not."""
+        s = self.settings
+        local = self.retriever.retrieve(standalone, s.passages_k, within=focus)
+        groups = concepts(standalone)
+        idf = self.retriever.lexical().idf
+        weights = self._term_weights(text, [], idf)  # the turn's own subject words
+        ok = [p for p in local
+              if p.dense >= s.focus_min_dense
+              or (p.dense >= s.answer_min_dense
+                  and self._coverage(p, weights, groups, idf) >= s.focus_min_coverage)]
+        seen = {p.chunk.id for p in answering}
+        merged = answering + [p for p in ok if p.chunk.id not in seen]
+        return sorted(merged, key=lambda p: p.score, reverse=True)
 
     def _entity_terms(self, question: str) -> list[list[frozenset[str]]]:
         """The question's entities, each as the term sets that name it (itself, its class)."""

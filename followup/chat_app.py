@@ -73,7 +73,9 @@ def _history(turns: Sequence[dict[str, Any]]) -> list[Turn]:
     out: list[Turn] = []
     for t in turns:
         if t.get("answer"):
-            out += [Turn("user", t["question"]), Turn("assistant", t["answer"]["answer"])]
+            out += [Turn("user", t["question"]),
+                    Turn("assistant", t["answer"]["answer"],
+                         tuple(t["answer"].get("cited_articles", ())))]
     return out
 
 

@@ -69,6 +69,7 @@ _FOCUS_PATTERNS = [
 class Turn:
     role: str  # "user" or "assistant"
     content: str
+    cited: tuple[str, ...] = ()  # an answer's cited article ids (its metadata), when known
 
 
 @dataclass(frozen=True)

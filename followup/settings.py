@@ -108,6 +108,13 @@ class Settings(BaseSettings):
     answer_entity_coverage: float = Field(
         default=0.25, ge=0.0, le=1.0, description="See answer_entity_dense: the coverage it "
         "still needs.")
+    focus_min_dense: float = Field(
+        default=0.3, ge=-1.0, le=1.0,
+        description="A follow-up may be answered from a passage of the articles the previous "
+        "answer cited (the conversation's focus) with this cosine to its standalone question, "
+        "or with answer_min_dense and focus_min_coverage of the turn's own subject words.")
+    focus_min_coverage: float = Field(default=0.3, ge=0.0, le=1.0,
+                                      description="See focus_min_dense.")
     prefer_min_coverage: float = Field(
         default=0.6, ge=0.0, le=1.0,
         description="Passages covering this share with a cosine of prefer_min_dense (or "

@@ -31,7 +31,9 @@ from followup.store import ChunkStore
 from followup.text import term_set, terms
 
 Mode = Literal["hybrid", "dense", "bm25"]
-_CACHE_MAX = 200_000  # chunks whose terms are kept (ids are versioned: never stale, only old)
+_CACHE_MAX = 200_000
+_ARTICLES_MAX = 256  # articles whose chunk lists are kept
+MAX_WITHIN_ARTICLES = 3  # a conversation's focus: the articles its last answer cited  # chunks whose terms are kept (ids are versioned: never stale, only old)
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,8 @@ class HybridRetriever:
         self._holds: dict[tuple[str, re.Pattern[str]], bool] = {}
         self._query_vectors: dict[str, np.ndarray] = {}
         self._cache_lock = threading.Lock()
+        self._articles: dict[str, list[Chunk]] = {}
+        self._articles_sig = ""
 
     def lexical(self) -> LexicalIndex:
         with self._lock:
@@ -95,8 +99,9 @@ class HybridRetriever:
         self.store.manifest(refresh=True)
         self.lexical()
 
-    def retrieve(self, query: str, k: int = 8) -> list[Passage]:
-        """The ``k`` best passages for ``query``, best first."""
+    def retrieve(self, query: str, k: int = 8, within: Sequence[str] = ()) -> list[Passage]:
+        """The ``k`` best passages for ``query``, best first; with ``within`` (article ids),
+        every chunk of those articles is a candidate and nothing else is."""
         s = self.settings
         n = s.retrieval_candidates
         q_seq = terms(query)
@@ -106,11 +111,16 @@ class HybridRetriever:
         lex_scores = lex.scores(q_terms)
         candidates: dict[str, tuple[Chunk, float]] = {}
         q_vec: np.ndarray | None = None
-        if self.mode != "bm25":
+        if within:
+            q_vec = self.query_vector(query)
+            ids = [c.id for a in within[:MAX_WITHIN_ARTICLES] for c in self.article_chunks(a)]
+            for cid, (chunk, emb) in self.store.get_chunks(ids).items():
+                candidates[cid] = (chunk, float(np.dot(q_vec, np.asarray(emb))))
+        elif self.mode != "bm25":
             q_vec = self.query_vector(query)
             for chunk, cos in self.store.search(q_vec.tolist(), n):
                 candidates[chunk.id] = (chunk, cos)
-        if self.mode != "dense":
+        if self.mode != "dense" and not within:
             missing = [cid for cid, _ in lex.top(q_terms, n) if cid not in candidates]
             for cid, (chunk, emb) in self.store.get_chunks(missing).items():
                 cos = float(np.dot(q_vec, np.asarray(emb))) if q_vec is not None else 0.0
@@ -143,6 +153,21 @@ class HybridRetriever:
                                typed))
         out.sort(key=lambda p: p.score, reverse=True)
         return out[:k]
+
+    def article_chunks(self, article_id: str) -> list[Chunk]:
+        """The committed chunks of one article, cached per store signature."""
+        sig = self.store.signature()
+        with self._cache_lock:
+            if self._articles_sig != sig:
+                self._articles, self._articles_sig = {}, sig
+            cached = self._articles.get(article_id)
+        if cached is None:
+            cached = self.store.article_chunks(article_id)
+            with self._cache_lock:
+                if len(self._articles) >= _ARTICLES_MAX:
+                    self._articles.pop(next(iter(self._articles)))
+                self._articles[article_id] = cached
+        return cached
 
     def query_vector(self, query: str) -> np.ndarray:
         """The query's embedding; the last few are kept, so composing the answer to the same
