@@ -80,6 +80,23 @@ def _zipf(word: str) -> float:
     return float(zipf_frequency(word, "en"))
 
 
+FOREIGN_MARGIN = 2.0  # a word this much more frequent (zipf) in another language than in English
+FOREIGN_SHARE = 0.5  # ... for this share of a question's words: not written in English
+_OTHER_LANGUAGES = ("es", "fr", "de", "pt", "it", "nl")
+
+
+def looks_foreign(question: str) -> bool:
+    """Whether the question is written in another language than the articles' English."""
+    from wordfreq import zipf_frequency
+
+    words = [w.casefold() for w in re.findall(r"[^\W\d_]+", question)]
+    if len(words) < 3:
+        return False
+    foreign = sum(1 for w in words if max(zipf_frequency(w, lang) for lang in _OTHER_LANGUAGES)
+                  - zipf_frequency(w, "en") >= FOREIGN_MARGIN)
+    return foreign >= 3 and foreign >= FOREIGN_SHARE * len(words)
+
+
 class Vocabulary:
     """The corpus's terms (the lexical index's document frequencies), for telling a word the
     articles use from one they never do."""

@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from followup.answerability import Vocabulary, subject_terms
+from followup.answerability import Vocabulary, looks_foreign, subject_terms
 from followup.answers import Answer
-from followup.compose import compose_extractive
+from followup.compose import compose_extractive, looks_like_instruction
 from followup.contextualize import Interpretation, Turn, interpret
 from followup.dialogue import entities_in, resolve
 from followup.embedders import Embedder, get_embedder
@@ -52,6 +52,7 @@ _MAX_HISTORY_TURNS = 200
 _MAX_ANSWER_CHARS = 50_000  # an assistant turn: an answer with its references and passages
 FOCUS_LOOKBACK = 2  # assistant turns searched for the focus (one refused turn in between)
 MAX_FOCUS_ARTICLES = 3
+FOCUS_MAX_UNKNOWN = 2  # a turn with this many words that no article uses asks of elsewhere
 # A turn read as a new question still stays with the focus when it speaks of "it", "the taper"…
 _FOCUS_KEEPERS = re.compile(
     r"\b(?:it|its|they|them|this|that|these|those|the (?:taper|dose|level|combination|drug|"
@@ -237,6 +238,14 @@ class Engine:
         if answer.not_covered:
             answering = []
             notices.append(f"the articles do not mention {', '.join(answer.not_covered)}")
+        elif looks_like_instruction(text):
+            answering = []
+            notices.append("the question reads as an instruction to the answering system: "
+                           "only questions about the articles are answered")
+        elif looks_foreign(text):
+            answering = []
+            notices.append("the question does not look like English, the articles' language: "
+                           "ask it in English")
         streamed = False
         if answering and self.chat_model is not None and not llm_ok:
             notices.append("this answer was composed extractively: the language model did not "
@@ -336,6 +345,10 @@ class Engine:
         return preferred or [p for p, cov in scored
                              if (cov >= s.answer_min_coverage and p.dense >= s.answer_min_dense)
                              or p.dense >= s.answer_strong_dense
+                             or (p.dense >= s.answer_close_dense
+                                 and cov >= s.answer_close_coverage
+                                 and (not names or self._speaks_of(p, names, every=False))
+                                 and self._titled(p, weights, groups))
                              or (names and p.dense >= s.answer_entity_dense
                                  and cov >= s.answer_entity_coverage
                                  and self._speaks_of(p, names))]
@@ -348,6 +361,9 @@ class Engine:
         own = entities_in(text, self.vocabulary().is_entity)
         if own and not interp.is_followup and not _FOCUS_KEEPERS.search(text):
             return []  # a question of its own (a turn naming nothing stays with the focus)
+        vocab = self.vocabulary()
+        if sum(not vocab.known(t) for t in subject_terms(term_set(text))) >= FOCUS_MAX_UNKNOWN:
+            return []  # "How is Graves disease treated with radioactive iodine?": elsewhere
         manifest = self.store.manifest()
         ids: list[str] = []
         for turn in [t for t in turns if t.role == "assistant"][-FOCUS_LOOKBACK:][::-1]:
@@ -388,6 +404,13 @@ class Engine:
         merged = answering + [p for p in ok if p.chunk.id not in seen]
         return sorted(merged, key=lambda p: p.score, reverse=True)
 
+    def _titled(self, p: Passage, weights: dict[str, float],
+                groups: list[list[frozenset[str]]]) -> bool:
+        """Whether the passage's article title or section names a subject word of the question
+        (the article is about what is asked, not a passing mention of one word of it)."""
+        fields = self.retriever.chunk_terms(p.chunk).fields
+        return bool(fields & weights.keys()) or any(n <= fields for g in groups for n in g)
+
     def _entity_terms(self, question: str) -> list[list[frozenset[str]]]:
         """The question's entities, each as the term sets that name it (itself, its class)."""
         out = []
@@ -398,11 +421,14 @@ class Engine:
             out.append([a for a in alts if a])
         return [alts for alts in out if alts]
 
-    def _speaks_of(self, p: Passage, names: list[list[frozenset[str]]]) -> bool:
-        """Whether the passage (text or title/section) names every entity of the question."""
+    def _speaks_of(self, p: Passage, names: list[list[frozenset[str]]], every: bool = True
+                   ) -> bool:
+        """Whether the passage (text or title/section) names every entity of the question
+        (or, ``every=False``, one of them)."""
         ct = self.retriever.chunk_terms(p.chunk)
         have = ct.body | ct.fields
-        return all(any(a <= have for a in alts) for alts in names)
+        found = (any(a <= have for a in alts) for alts in names)
+        return all(found) if every else any(found)
 
     def vocabulary(self) -> Vocabulary:
         """The corpus's words (from the current lexical index), built once per index."""

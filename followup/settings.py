@@ -108,6 +108,13 @@ class Settings(BaseSettings):
     answer_entity_coverage: float = Field(
         default=0.25, ge=0.0, le=1.0, description="See answer_entity_dense: the coverage it "
         "still needs.")
+    answer_close_dense: float = Field(
+        default=0.35, ge=-1.0, le=1.0,
+        description="A passage this close in meaning to the question answers it with only "
+        "answer_close_coverage of its subject words: a clinician's question carries patient "
+        "details and shorthand that no article repeats (calibrated on dev-tune, README).")
+    answer_close_coverage: float = Field(default=0.1, ge=0.0, le=1.0,
+                                         description="See answer_close_dense.")
     focus_min_dense: float = Field(
         default=0.3, ge=-1.0, le=1.0,
         description="A follow-up may be answered from a passage of the articles the previous "

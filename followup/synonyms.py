@@ -128,6 +128,9 @@ POPULATIONS: dict[str, re.Pattern[str]] = {
                     r"[- ]?old|([1-9]|1[0-2])yo)\b",
         "dialysis": r"\b(h?a?e?mo-?dialys\w*|dialys\w*|ESRD|end-stage (renal|kidney))\b",
         "vaccination": r"\b(vaccin\w*|immuni[sz]ation\w*|jabs?)\b",
+        "renal impairment": r"\b(e?GFRs?|CrCl|creatinine clearance|CKD|renal (impairment|"
+                            r"failure|insufficiency|dysfunction|function)|kidney (disease|"
+                            r"failure|impairment|function|problems?))\b",
         "older adults": r"\b(elderly|older (adults?|patients?|people|persons?)|geriatric\w*|"
                         r"older than \d+|over \d+|aged? (65|70|75|80))\b",
     }.items()
