@@ -22,7 +22,7 @@ import numpy as np
 from followup.answerability import Vocabulary, looks_foreign, subject_terms
 from followup.answers import Answer
 from followup.compose import compose_extractive, looks_like_instruction
-from followup.contextualize import Interpretation, Turn, interpret
+from followup.contextualize import GENERIC, Interpretation, Turn, interpret
 from followup.dialogue import entities_in, resolve
 from followup.embedders import Embedder, get_embedder
 from followup.errors import InputError
@@ -44,6 +44,7 @@ from followup.synonyms import (
 from followup.text import term_set
 
 AUDIENCES = ("clinician", "patient")
+_GENERIC_TERMS = term_set(" ".join(GENERIC))
 _SENTENCE_VECTORS_MAX = 20_000  # ~30 MB of 384-float vectors
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 # Terminal escape sequences (colour, cursor, window title) go whole, not just their ESC byte.
@@ -52,6 +53,7 @@ _MAX_HISTORY_TURNS = 200
 _MAX_ANSWER_CHARS = 50_000  # an assistant turn: an answer with its references and passages
 FOCUS_LOOKBACK = 2  # assistant turns searched for the focus (one refused turn in between)
 MAX_FOCUS_ARTICLES = 3
+FOCUS_FIT_SHARE = 0.5  # of a turn's content words the cited articles use, for it to be about them
 FOCUS_MAX_UNKNOWN = 2  # a turn with this many words that no article uses asks of elsewhere
 # A turn read as a new question still stays with the focus when it speaks of "it", "the taper"…
 _FOCUS_KEEPERS = re.compile(
@@ -310,6 +312,8 @@ class Engine:
         on it a second time."""
         offline = (resolve(text, turns, self.vocabulary().is_entity)
                    or interpret(text, turns, _cited_titles(turns)))
+        if offline.attached and not self._fits_focus(text, turns):
+            offline = Interpretation(text, False, None, text)  # "What's the weather like?"
         if self.chat_model is None or not any(t.role == "user" for t in turns):
             return offline, True
         history = "\n".join(f"{t.role}: {' '.join(t.content.split())[:600]}"
@@ -339,6 +343,7 @@ class Engine:
         weights = self._term_weights(question, groups, idf)  # once per question, not per passage
         scored = [(p, self._coverage(p, weights, groups, idf)) for p in passages]
         names = self._entity_terms(question)
+        known_words = self._all_known(weights)
         preferred = [p for p, cov in scored
                      if (cov >= s.prefer_min_coverage and p.dense >= s.prefer_min_dense)
                      or p.dense >= s.prefer_strong_dense]
@@ -348,7 +353,8 @@ class Engine:
                              or (p.dense >= s.answer_close_dense
                                  and cov >= s.answer_close_coverage
                                  and (not names or self._speaks_of(p, names, every=False))
-                                 and self._titled(p, weights, groups))
+                                 and self._titled(p, weights, groups)
+                                 and known_words)
                              or (names and p.dense >= s.answer_entity_dense
                                  and cov >= s.answer_entity_coverage
                                  and self._speaks_of(p, names))]
@@ -364,23 +370,39 @@ class Engine:
         vocab = self.vocabulary()
         if sum(not vocab.known(t) for t in subject_terms(term_set(text))) >= FOCUS_MAX_UNKNOWN:
             return []  # "How is Graves disease treated with radioactive iodine?": elsewhere
-        manifest = self.store.manifest()
-        ids: list[str] = []
-        for turn in [t for t in turns if t.role == "assistant"][-FOCUS_LOOKBACK:][::-1]:
-            ids = [a for a in turn.cited if a in manifest] or self._ids_of_titles(turn.content)
-            if ids:
-                break
-        if not ids:
-            return []
-        have: set[str] = set()
-        for article_id in ids[:MAX_FOCUS_ARTICLES]:
-            for chunk in self.retriever.article_chunks(article_id):
-                ct = self.retriever.chunk_terms(chunk)
-                have |= ct.body | ct.fields
+        ids = self._cited_before(turns)
+        have = self._focus_terms(ids)
         for name in own:
             if not term_set(with_synonyms(name)) & have:
                 return []  # a new entity the focus does not discuss: a change of topic
-        return ids[:MAX_FOCUS_ARTICLES]
+        return ids
+
+    def _cited_before(self, turns: Sequence[Turn]) -> list[str]:
+        """The articles the latest answer cited (a refused turn in between skipped)."""
+        manifest = self.store.manifest()
+        for turn in [t for t in turns if t.role == "assistant"][-FOCUS_LOOKBACK:][::-1]:
+            ids = [a for a in turn.cited if a in manifest] or self._ids_of_titles(turn.content)
+            if ids:
+                return ids[:MAX_FOCUS_ARTICLES]
+        return []
+
+    def _focus_terms(self, ids: Sequence[str]) -> set[str]:
+        have: set[str] = set()
+        for article_id in ids:
+            for chunk in self.retriever.article_chunks(article_id):
+                ct = self.retriever.chunk_terms(chunk)
+                have |= ct.body | ct.fields
+        return have
+
+    def _fits_focus(self, text: str, turns: Sequence[Turn]) -> bool:
+        """Whether a turn that names nothing asks about the articles just cited: most of its
+        content words are theirs ("how quickly can the dependence develop?"), unlike "How is
+        multiple sclerosis diagnosed?" after gabapentin."""
+        words = subject_terms(term_set(text)) - _GENERIC_TERMS
+        if not words:
+            return True
+        have = self._focus_terms(self._cited_before(turns))
+        return len(words & have) >= FOCUS_FIT_SHARE * len(words)
 
     def _ids_of_titles(self, rendered: str) -> list[str]:
         by_title = {e.title: e.article_id for e in self.store.manifest().values()}
@@ -403,6 +425,12 @@ class Engine:
         seen = {p.chunk.id for p in answering}
         merged = answering + [p for p in ok if p.chunk.id not in seen]
         return sorted(merged, key=lambda p: p.score, reverse=True)
+
+    def _all_known(self, weights: dict[str, float]) -> bool:
+        """Whether every subject word of the question is one the articles use (or an ordinary
+        English word): "migraine prophylaxis" names what no article speaks of."""
+        vocab = self.vocabulary()
+        return all(vocab.known(t) or vocab.ordinary_unknown(t) for t in weights)
 
     def _titled(self, p: Passage, weights: dict[str, float],
                 groups: list[list[frozenset[str]]]) -> bool:

@@ -80,6 +80,7 @@ class Interpretation:
     is_followup: bool
     topic: str | None  # the focus carried into this question (None when nothing was carried)
     focus: str  # this question's own focus, carried to the next one
+    attached: bool = False  # the focus was added to a turn that named nothing (to be checked)
 
 
 def _content_words(text: str) -> list[str]:

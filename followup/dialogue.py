@@ -40,7 +40,8 @@ _ELLIPSIS = re.compile(
     re.IGNORECASE)
 _PRONOUN = re.compile(r"\b(it|its|it's|they|them|their|this|that|these|those)\b", re.IGNORECASE)
 _DEFINITE = re.compile(
-    r"\b(?:the|that|this|those|these)\s+(?P<n>taper|tapering|dose|doses|dosing|level|levels|"
+    r"\b(?:the|that|this|those|these)\s+(?:whole\s+|full\s+|usual\s+|max\s+|maximum\s+|"
+    r"starting\s+|new\s+|right\s+)?(?P<n>taper|tapering|dose|doses|dosing|level|levels|"
     r"combination|combo|interaction|withdrawal|symptoms|reaction|syndrome|drug|drugs|med|meds|"
     r"medication|medications|tablets|pills|rebound|toxicity|monitoring|side effects)\b",
     re.IGNORECASE)
@@ -63,6 +64,7 @@ _ARTICLES = re.compile(r"^(?:the|a|an|with|for|on|to)\s+", re.IGNORECASE)
 MAX_SHORT_WORDS = 5  # a short question naming an entity is left to the phrase rules
 MAX_FOCUS_WORDS = 4  # the previous question's focus phrase stands for a pronoun when this short
 MAX_BARE_WORDS = 3  # "metoprolol?" / "and gabapentin?": a bare entity is an ellipsis
+MAX_ATTACH_WORDS = 14  # a follow-up naming nothing, up to this long, is about the focus
 
 
 @dataclass
@@ -71,6 +73,7 @@ class _State:
     asked: str = ""  # the previous user turn as typed (its focus phrase may stand for "it")
     focus: list[str] = field(default_factory=list)  # entities of the current topic, main first
     recent: list[str] = field(default_factory=list)  # every entity named, most recent first
+    phrase: str = ""  # a subject asked about by ellipsis ("What about withdrawal seizures?")
 
 
 def entities_in(text: str, is_entity: Callable[[str], bool]) -> list[str]:
@@ -89,8 +92,15 @@ def _replace_word(text: str, old: str, new: str) -> str:
     return out if n else text
 
 
+# "this year", "that time": a determiner, not a pronoun
+_DETERMINED = re.compile(r"\b(?:this|that|these|those)\s+(?:yr|year|years|week|weeks|wk|month|"
+                         r"months|mo|morning|evening|afternoon|night|time|times|weekend|visit|"
+                         r"point|stage|one|way|much|many|bad|high|low|long|often|fast|far)\b",
+                         re.IGNORECASE)
+
+
 def _has_pronoun(q: str) -> bool:
-    return bool(_PRONOUN.search(_DUMMY_IT.sub(" ", q)))
+    return bool(_PRONOUN.search(_DETERMINED.sub(" ", _DUMMY_IT.sub(" ", q))))
 
 
 def _sub_pronoun(q: str, name: str) -> str:
@@ -98,7 +108,7 @@ def _sub_pronoun(q: str, name: str) -> str:
         w = m.group(1).lower()
         return {"its": f"{name}'s", "it's": f"{name} is", "their": f"{name}'s"}.get(w, name)
 
-    dummy = [m.span() for m in _DUMMY_IT.finditer(q)]
+    dummy = [m.span() for m in (*_DUMMY_IT.finditer(q), *_DETERMINED.finditer(q))]
     for m in _PRONOUN.finditer(q):
         if not any(a <= m.start() < b for a, b in dummy):
             return q[:m.start()] + repl(m) + q[m.end():]
@@ -133,6 +143,17 @@ def _name_two(q: str, candidates: Sequence[str]) -> str:
     return _TWO.sub(repl, q, count=1)
 
 
+_CONDITION = re.compile(r"(?:syndrome|withdrawal|toxicity|disease|injury|insufficiency|"
+                        r"failure|itis|emia|aemia|osis|ism)$", re.IGNORECASE)
+
+
+def _attach(q: str, name: str) -> str:
+    """A follow-up naming nothing gets the focus: "next step?" -> "next step in serotonin
+    syndrome?", "how quickly can dependence develop?" -> "… develop with lorazepam?"."""
+    prep = "in" if _CONDITION.search(name) else "with"
+    return f"{q.rstrip(' ?.!')} {prep} {name}?"
+
+
 def _tidy(q: str) -> str:
     q = " ".join(q.split()).strip()
     return q if q.endswith("?") else q.rstrip(" .!") + "?"
@@ -151,13 +172,16 @@ def _step(q: str, state: _State, is_entity: Callable[[str], bool]) -> Interpreta
     own = entities_in(q, is_entity)
     prev, main = state.standalone, (state.focus[0] if state.focus else None)
 
-    def done(standalone: str, focus: list[str], followup: bool) -> Interpretation:
+    def done(standalone: str, focus: list[str], followup: bool, attached: bool = False
+             ) -> Interpretation:
         standalone = _tidy(standalone)
         state.asked = q if own or not state.asked else state.asked  # where the entity was named
         state.standalone, state.focus = standalone, focus
+        state.phrase = "" if own else state.phrase
         state.recent = list(dict.fromkeys([*own, *focus, *state.recent]))[:8]
         topic = _focus_name(state) if followup else None
-        return Interpretation(standalone, followup, topic, _focus_name(state) or standalone)
+        return Interpretation(standalone, followup, topic, _focus_name(state) or standalone,
+                              attached)
 
     if prev is None or main is None:
         return done(q, own, False)
@@ -186,7 +210,10 @@ def _step(q: str, state: _State, is_entity: Callable[[str], bool]) -> Interpreta
                         True)
         if x[:1].isupper() and not x[1:2].isupper():
             x = x[0].lower() + x[1:]  # "In children?" joins the question: "… in children?"
-        return done(f"{prev.rstrip(' ?.')} {x}", state.focus, True)
+        out = done(f"{prev.rstrip(' ?.')} {x}", state.focus, True)
+        if not _MODIFIER.match(f"{x}?"):
+            state.phrase = _ARTICLES.sub("", x)  # "withdrawal seizures": the subject now
+        return out
     name = _focus_name(state)
     phrase = focus_of(state.asked) if state.asked else ""
     referent = (phrase if main.casefold() in phrase.casefold()
@@ -206,6 +233,8 @@ def _step(q: str, state: _State, is_entity: Callable[[str], bool]) -> Interpreta
         return done(_sub_pronoun(q, referent), [*state.focus, *own], True)
     if own and len(q.split()) > MAX_SHORT_WORDS:
         return done(q, own, False)
+    if not own and len(q.split()) <= MAX_ATTACH_WORDS:
+        return done(_attach(q, state.phrase or referent), state.focus, True, True)
     return None  # nothing to resolve by entity: the phrase rules of contextualize decide
 
 
