@@ -51,6 +51,25 @@ class Settings(BaseSettings):
         le=64,
         description="torch intra-op threads; None keeps torch's default (all cores).",
     )
+    cache_dir: Path = Field(
+        default=Path("~/.cache/followup"),
+        description="Where derived files are kept (the ONNX export of the embedding model, "
+        "checked by sha256 on load and rebuilt when damaged); safe to delete.",
+    )
+    onnx_intra_threads: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="onnxruntime threads inside one forward pass (minilm-onnx): 1 is fastest "
+        "on 2 cores when several questions or batches run at once.",
+    )
+    onnx_batch_workers: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="Forward passes that a large embedding call (ingest) runs at once with "
+        "minilm-onnx, each on onnx_intra_threads threads; None: one per core.",
+    )
     chunk_max_chars: int = Field(
         default=1000,
         ge=200,

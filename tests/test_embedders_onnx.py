@@ -1,0 +1,191 @@
+"""The onnxruntime embedder (minilm-onnx): the same vectors as torch, a checked cache, its own id.
+
+Real model throughout: the shipped MiniLM weights are exported once per session into a tmp cache
+folder; the corruption tests copy that export and damage the copy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from followup.embedders import (
+    MINILM_ONNX_ID,
+    Embedder,
+    OnnxEmbedder,
+    _plan_batches,
+    describe_embedder,
+    ensure_onnx_export,
+    get_embedder,
+    onnx_export_dir,
+)
+from followup.errors import FingerprintMismatchError, UsageError
+from followup.settings import Settings
+from followup.store import fingerprint, open_store
+
+TEXTS = [
+    "Can clopidogrel be given with omeprazole?",
+    "ACE inhibitors cause a dry cough in up to 15% of patients; angioedema is rarer but can be "
+    "life-threatening and needs the drug stopped for good.",
+    "Baclofen withdrawal",
+    "Acetaminophen: the maximum daily dose for adults is 4 g, lower (2-3 g) in chronic alcohol "
+    "use, malnutrition or liver disease, because glutathione stores are depleted.",
+    "",
+    # longer than the model's 256 tokens: truncated the same way by both runtimes
+    " ".join(["Benzodiazepines are tapered slowly, by 10 to 25 percent every two weeks."] * 30),
+]
+
+
+@pytest.fixture(scope="session")
+def onnx_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    settings = Settings(cache_dir=tmp_path_factory.mktemp("cache"), embedder="minilm-onnx",
+                        progress=False)
+    ensure_onnx_export(settings)  # the one export of the session
+    return settings
+
+
+@pytest.fixture(scope="session")
+def onnx_embedder(onnx_settings: Settings) -> Embedder:
+    return get_embedder(onnx_settings)
+
+
+def _cosines(a: list[list[float]], b: list[list[float]]) -> np.ndarray:
+    x, y = np.asarray(a), np.asarray(b)
+    return (x * y).sum(axis=1) / (np.linalg.norm(x, axis=1) * np.linalg.norm(y, axis=1))
+
+
+def test_onnx_vectors_match_torch(onnx_embedder: Embedder, embedder: Embedder) -> None:
+    assert embedder.id == "all-MiniLM-L6-v2"  # the default is still torch
+    cos = _cosines(onnx_embedder.embed(TEXTS), embedder.embed(TEXTS))
+    assert cos.mean() >= 0.995
+    assert cos.min() >= 0.999, cos  # fp32 both ways: equal to float precision
+    got = np.asarray(onnx_embedder.embed(TEXTS[:1]))
+    assert got.shape == (1, 384)
+    assert np.linalg.norm(got) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_large_call_uses_workers_and_keeps_order(onnx_embedder: Embedder,
+                                                 embedder: Embedder) -> None:
+    texts = [f"{t} ({i})" for i, t in enumerate(TEXTS * 5)]  # 30 texts: the worker pool's path
+    cos = _cosines(onnx_embedder.embed(texts), embedder.embed(texts))
+    assert cos.min() >= 0.999
+
+
+def test_empty_input(onnx_embedder: Embedder) -> None:
+    assert onnx_embedder.embed([]) == []
+
+
+def test_concurrent_calls_give_the_same_vectors(onnx_embedder: Embedder) -> None:
+    want = onnx_embedder.embed(TEXTS)
+    results: list[list[list[float]]] = []
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for _ in range(3):
+                results.append(onnx_embedder.embed(TEXTS))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len(results) == 12
+    for got in results:
+        np.testing.assert_allclose(got, want, atol=1e-6)
+
+
+def test_ids_name_the_runtime(onnx_settings: Settings, onnx_embedder: Embedder,
+                              embedder: Embedder) -> None:
+    torch_settings = onnx_settings.model_copy(update={"embedder": "minilm-torch"})
+    alias_settings = onnx_settings.model_copy(update={"embedder": "minilm"})
+    assert describe_embedder(torch_settings) == ("all-MiniLM-L6-v2", 384)
+    assert describe_embedder(alias_settings) == describe_embedder(torch_settings)
+    assert describe_embedder(onnx_settings) == (MINILM_ONNX_ID, 384)
+    assert onnx_embedder.id == MINILM_ONNX_ID != embedder.id
+    assert get_embedder(torch_settings).id == embedder.id
+    assert fingerprint(onnx_settings) != fingerprint(torch_settings)
+    with pytest.raises(UsageError, match="minilm-onnx"):
+        describe_embedder(onnx_settings.model_copy(update={"embedder": "minilm-gpu"}))
+
+
+def test_a_store_built_by_one_runtime_refuses_the_other(onnx_settings: Settings,
+                                                        tmp_path: Path) -> None:
+    torch_settings = onnx_settings.model_copy(
+        update={"embedder": "minilm-torch", "store_dir": tmp_path / "store"})
+    open_store(torch_settings, create=True)
+    with pytest.raises(FingerprintMismatchError, match=r"onnx-fp32"):
+        open_store(torch_settings.model_copy(update={"embedder": "minilm-onnx"}))
+
+
+def _truncate(folder: Path) -> None:
+    model = folder / "model.onnx"
+    data = model.read_bytes()
+    model.write_bytes(data[: len(data) // 2])
+
+
+def _flip_bytes(folder: Path) -> None:
+    model = folder / "model.onnx"
+    data = bytearray(model.read_bytes())
+    for offset in (len(data) // 3, len(data) // 2, len(data) - 100):
+        data[offset] ^= 0xFF
+    model.write_bytes(bytes(data))
+
+
+def _break_manifest(folder: Path) -> None:
+    (folder / "manifest.json").write_text('{"recipe": 1, "files": {', encoding="utf-8")
+
+
+@pytest.mark.parametrize(("damage", "reported"), [
+    (_truncate, "bytes, the manifest says"),
+    (_flip_bytes, "fails its checksum"),
+    (_break_manifest, "manifest.json is unreadable"),
+])
+def test_a_damaged_export_is_detected_and_rebuilt(
+        damage: Callable[[Path], None], reported: str, onnx_settings: Settings,
+        onnx_embedder: Embedder, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    settings = onnx_settings.model_copy(update={"cache_dir": tmp_path / "cache"})
+    folder = onnx_export_dir(settings)
+    shutil.copytree(onnx_export_dir(onnx_settings), folder)
+    damage(folder)
+
+    with caplog.at_level(logging.WARNING, logger="followup.embedders"):
+        rebuilt = get_embedder(settings)
+    messages = [r.getMessage() for r in caplog.records if r.name == "followup.embedders"]
+    assert any(reported in m and "rebuilding" in m for m in messages), messages
+
+    # the file on disk is whole again and matches its new manifest
+    model = folder / "model.onnx"
+    manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
+    assert hashlib.sha256(model.read_bytes()).hexdigest() == (
+        manifest["files"]["model.onnx"]["sha256"])
+    assert model.stat().st_size == manifest["files"]["model.onnx"]["bytes"]
+    assert not list(folder.glob("*.tmp"))
+    # ...and it works: the same vectors as the export it replaces
+    assert isinstance(rebuilt, OnnxEmbedder)
+    np.testing.assert_allclose(rebuilt.embed(TEXTS), onnx_embedder.embed(TEXTS), atol=1e-5)
+    # a second load finds it whole: no warning, no export
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="followup.embedders"):
+        assert ensure_onnx_export(settings) == model
+    assert not [r for r in caplog.records if r.name == "followup.embedders"]
+
+
+def test_batch_plan_keeps_every_text_once_and_bounds_padding() -> None:
+    lengths = [5, 256, 12, 12, 7, 130, 40, 41, 3, 256, 9] * 7
+    groups = _plan_batches(lengths, fixed_cost=16, max_rows=64, max_tokens=1024)
+    assert sorted(i for g in groups for i in g) == list(range(len(lengths)))
+    for g in groups:
+        assert len(g) == 1 or len(g) * max(lengths[i] for i in g) <= 1024
+    assert _plan_batches([], 16, 64, 1024) == []
