@@ -46,3 +46,55 @@ def expected(question: str) -> re.Pattern[str] | None:
         if opening.search(question):
             return pattern
     return None
+
+
+# Intents: what a question asks for, wherever it says so, and the words of a sentence that
+# gives that kind of answer. Composition prefers such sentences (followup.compose).
+_SYMPTOM_CUES = re.compile(r"\b(?:symptoms?|signs?|features?|includes?|including|presents?|"
+                           r"presentation|such as|cause[sd]?)\b", re.IGNORECASE)
+INTENTS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
+    name: (re.compile(question, re.IGNORECASE), cue) for name, question, cue in (
+        ("timing", r"\b(?:how\s+(?:long|soon|quickly|fast)|when\s+(?:does|do|will|should|can|is|"
+                   r"are|to)|onset|how many (?:days|weeks|hours))\b", DURATION),
+        ("frequency", r"\bhow\s+(?:often|frequently)\b", FREQUENCY),
+        ("dose", r"\b(?:how\s+much|doses?|dosing|dosage|max|maximum|mg|mcg|titrat\w*|"
+                 r"starting|cut|reduce|reduction)\b", QUANTITY),
+        ("presentation", r"\b(?:symptoms?|sx|signs?|look\s+(?:out\s+)?for|watch\s+for|"
+                         r"present\w*|features?|what\s+does\s+\w+\s+cause)\b", _SYMPTOM_CUES),
+        ("management", r"\b(?:treat\w*|tx|manag\w*|mgmt|next\s+step|what\s+(?:do|should|can)\s+"
+                       r"(?:i|we)\s+do|bring\s+\w+\s+down|what\s+then)\b",
+         re.compile(r"\b(?:treat\w*|give|giv\w*|manage\w*|restor\w*|restart\w*|reinstat\w*|"
+                    r"first-line|consider|use|start)\b", re.IGNORECASE)),
+        ("monitoring", r"\b(?:monitor\w*|check\w*|recheck\w*|labs?|follow[- ]?up)\b",
+         re.compile(r"\b(?:monitor\w*|check\w*|measur\w*|recheck\w*|every\s+\d+)\b",
+                    re.IGNORECASE)),
+        ("harms", r"\b(?:risks?\s+of|dangers?|dangerous|harms?|what\s+(?:can\s+)?happens?)\b",
+         re.compile(r"\b(?:harm\w*|serious|cause[sd]?|can\s+lead|death|fatal|suicid\w*|"
+                    r"toxicity)\b", re.IGNORECASE)),
+        ("risk", r"\b(?:at\s+risk|risk\s+factors?|more\s+likely|susceptible|who\s+gets|"
+                 r"(?:higher|more|bigger)\s+risk|riskier)\b",
+         re.compile(r"\b(?:risk\w*|susceptible|more\s+likely|higher|increase[sd]?|factors?)\b",
+                    re.IGNORECASE)),
+        ("mechanism", r"\b(?:why|mechanism|how\s+does\s+\w+\s+work)\b",
+         re.compile(r"\b(?:because|through|inhibit\w*|block\w*|leads?\s+to|results?\s+in|"
+                    r"due\s+to|mechanism|so\s+that|reduc\w+\s+\w+\s+clearance)\b",
+                    re.IGNORECASE)),
+        ("safety", r"\b(?:is\s+it\s+(?:safe|ok|okay)|ok\s+to|okay\s+to|safe\s+to|can\s+(?:i|we|"
+                   r"she|he|you)\b|should\s+(?:i|we)\b|ok\?|okay\?)",
+         re.compile(r"\b(?:should\s+not|avoid\w*|safe\w*|contraindicat\w*|do\s+not|not\s+"
+                    r"recommended|caution|can\s+be|should\s+be)\b", re.IGNORECASE)),
+        ("comparison", r"\b(?:better|vs\.?|versus|safer|compared|which\s+(?:one|is|of))\b",
+         re.compile(r"\b(?:than|lower|higher|less|more|compared|preferred|safer|lowest|"
+                    r"highest)\b", re.IGNORECASE)),
+    )
+}
+
+
+def intents(question: str) -> list[str]:
+    """The intents the question states (INTENTS), in the table's order."""
+    return [name for name, (asks, _) in INTENTS.items() if asks.search(question)]
+
+
+def intent_cues(question: str) -> list[re.Pattern[str]]:
+    """The sentence cues of the question's intents."""
+    return [INTENTS[name][1] for name in intents(question)]

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from followup.answer_type import expected
+from followup.answer_type import expected, intent_cues
 from followup.answers import AnswerSentence, Reference
 from followup.articles import Sentence
 from followup.chunks import Chunk
@@ -48,6 +48,7 @@ _ABOUT_BONUS = 0.3  # a sentence that speaks of the group of patients asked abou
 _TYPED_BONUS = 0.15  # a sentence holding the kind of answer asked for ("how long": a duration)
 _SAME_MEANING = 0.8  # two sentences this close (cosine) say the same thing
 _SAME_FACT = 0.65  # ... or this close when they also give the same numbers ("4,000 mg in 24 h")
+_INTENT_BONUS = 0.3  # a sentence with the cue words of what the question asks (its intent)
 _PRESCORE_FLOOR = 0.5  # a sentence below this share of the best lexical pre-score is not embedded
 
 
@@ -103,6 +104,7 @@ def compose_extractive(
     vector_cache: MutableMapping[tuple[str, str, int], np.ndarray] | None = None,
     emphasis: frozenset[str] = frozenset(),
     about: Sequence[re.Pattern[str]] = (),
+    intent_of: str = "",
 ) -> Composition:
     """Pick and cite sentences; empty ``sentences`` when none is relevant enough.
 
@@ -115,12 +117,14 @@ def compose_extractive(
             turns ("seizures" in "what about withdrawal seizures?"); they weigh double.
         about: the groups of patients the question asks about (``synonyms.POPULATIONS``): a
             sentence that speaks of them is preferred.
+        intent_of: the text whose intents count (the turn as typed); the question by default.
     """
     if not passages:
         return Composition([], [], 0.0)
     top = passages[0].score or 1.0
     pool = [p for p in passages[:passages_used] if p.score >= 0.5 * top]
     wanted = expected(question)
+    cues = intent_cues(intent_of or question)
     q_terms = list(dict.fromkeys(terms(question)))
     weights = {t: idf(t) * (2.0 if t in emphasis else 1.0) for t in q_terms}
     total = sum(weights.values()) or 1.0
@@ -145,6 +149,8 @@ def compose_extractive(
                 lex += _ABOUT_BONUS
             if wanted is not None and wanted.search(s.text):
                 lex += _TYPED_BONUS
+            if cues and any(cue.search(s.text) for cue in cues):
+                lex += _INTENT_BONUS
             scored.append((lex + 0.3 * p.score / top, rank, p, s, lex, field_lex, st))
     if not scored:
         return Composition([], [], 0.0)
