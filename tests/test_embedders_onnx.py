@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from followup.embedders import (
+    MINILM_INT8_ID,
     MINILM_ONNX_ID,
     Embedder,
     OnnxEmbedder,
@@ -79,6 +80,16 @@ def test_large_call_uses_workers_and_keeps_order(onnx_embedder: Embedder,
     assert cos.min() >= 0.999
 
 
+def test_int8_variant_stays_close_to_torch(onnx_settings: Settings, embedder: Embedder) -> None:
+    int8 = get_embedder(onnx_settings.model_copy(update={"embedder": "minilm-onnx-int8"}))
+    assert int8.id == MINILM_INT8_ID
+    texts = [t for t in TEXTS if t]  # "" alone ([CLS] [SEP]) is the worst case: about 0.977
+    cos = _cosines(int8.embed(texts), embedder.embed(texts))
+    assert cos.mean() >= 0.995, cos
+    assert cos.min() >= 0.99, cos
+    assert int8.embed([]) == []
+
+
 def test_empty_input(onnx_embedder: Embedder) -> None:
     assert onnx_embedder.embed([]) == []
 
@@ -113,6 +124,9 @@ def test_ids_name_the_runtime(onnx_settings: Settings, onnx_embedder: Embedder,
     assert describe_embedder(torch_settings) == ("all-MiniLM-L6-v2", 384)
     assert describe_embedder(alias_settings) == describe_embedder(torch_settings)
     assert describe_embedder(onnx_settings) == (MINILM_ONNX_ID, 384)
+    int8_settings = onnx_settings.model_copy(update={"embedder": "minilm-onnx-int8"})
+    assert describe_embedder(int8_settings) == (MINILM_INT8_ID, 384)
+    assert len({fingerprint(s) for s in (onnx_settings, torch_settings, int8_settings)}) == 3
     assert onnx_embedder.id == MINILM_ONNX_ID != embedder.id
     assert get_embedder(torch_settings).id == embedder.id
     assert fingerprint(onnx_settings) != fingerprint(torch_settings)

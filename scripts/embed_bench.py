@@ -1,0 +1,204 @@
+"""Embedding runtimes side by side, in one run: texts/s, cosine to torch fp32, query latency.
+
+    .venv/bin/python scripts/embed_bench.py [--rounds 3] [--max-abstracts 1000]
+
+Texts: the paragraphs of corpus/*.md and up to --max-abstracts PubMedQA abstracts read from
+../shared/datasets (its README; nothing is copied). Runtimes: minilm-torch (the current
+SentenceTransformerEmbedder, settings as shipped), minilm-onnx (fp32) and minilm-onnx-int8;
+also torch with batches of 16, to show how much of the gain is only less padding.
+
+Throughput is the best of --rounds interleaved rounds (the machine may be shared: the load
+average and CPU seconds are printed too); every text set is embedded in calls of
+chunks_per_write texts, as ingest does. Vectors are compared row by row with torch fp32.
+Query latency: one sentence, one call at a time, the threads the chat uses (torch:
+query_threads; onnx: onnx_intra_threads). The ONNX graphs are built in a fresh temporary cache
+folder, so the export time is measured too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+import followup  # noqa: E402, F401  (offline switches first)
+from followup.embedders import Embedder, get_embedder  # noqa: E402
+from followup.settings import Settings  # noqa: E402
+
+QUERY = "Can clopidogrel be given together with omeprazole?"
+
+
+def corpus_paragraphs(folder: Path) -> list[str]:
+    texts: list[str] = []
+    for path in sorted(folder.glob("*.md")):
+        if path.name == "README.md":
+            continue
+        for block in re.split(r"\n\s*\n", path.read_text(encoding="utf-8")):
+            block = " ".join(block.split())
+            if block:
+                texts.append(block)
+    return texts
+
+
+def pubmedqa(datasets: Path, limit: int) -> tuple[list[str], list[str]]:
+    """(abstracts, their questions), in the same order."""
+    path = datasets / "pubmedqa" / "pqal_dev.json"
+    if not path.is_file() or limit <= 0:
+        return [], []
+    records = list(json.loads(path.read_text(encoding="utf-8")).values())[:limit]
+    return [" ".join(r["CONTEXTS"]) for r in records], [r["QUESTION"] for r in records]
+
+
+def embed_all(model: Embedder, texts: list[str], per_call: int) -> np.ndarray:
+    out: list[list[float]] = []
+    for start in range(0, len(texts), per_call):
+        out.extend(model.embed(texts[start:start + per_call]))
+    return np.asarray(out, dtype=np.float64)
+
+
+def set_torch_threads(n: int | None) -> None:
+    import torch
+
+    torch.set_num_threads(n or os.cpu_count() or 1)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", type=Path, default=ROOT / "corpus")
+    parser.add_argument("--datasets", type=Path,
+                        default=Path(os.environ.get("FOLLOWUP_SHARED", ROOT.parent / "shared"))
+                        / "datasets")
+    parser.add_argument("--max-abstracts", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--queries", type=int, default=200, help="timed single-query calls")
+    parser.add_argument("--no-int8", action="store_true")
+    args = parser.parse_args()
+
+    abstracts, questions = pubmedqa(args.datasets, args.max_abstracts)
+    sets = {"corpus paragraphs": corpus_paragraphs(args.corpus),
+            "PubMedQA abstracts": abstracts}
+    sets = {k: v for k, v in sets.items() if v}
+    cache = Path(tempfile.mkdtemp(prefix="embed-bench-"))
+    try:
+        return run(args, sets, questions, cache)
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, sets: dict[str, list[str]], questions: list[str],
+        cache: Path) -> int:
+    base = Settings(cache_dir=cache, progress=False)
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start")
+    for name, texts in sets.items():
+        print(f"  {name}: {len(texts)} texts")
+
+    runtimes: dict[str, Settings] = {
+        "torch fp32 (minilm-torch)": base.model_copy(update={"embedder": "minilm-torch"}),
+        "torch fp32, batches of 16": base.model_copy(update={"embedder": "minilm-torch",
+                                                             "embed_batch_size": 16}),
+        "onnx fp32 (minilm-onnx)": base.model_copy(update={"embedder": "minilm-onnx"}),
+    }
+    if not args.no_int8:
+        runtimes["onnx int8 (minilm-onnx-int8)"] = base.model_copy(
+            update={"embedder": "minilm-onnx-int8"})
+    models: dict[str, Embedder] = {}
+    for label, settings in runtimes.items():
+        started = time.perf_counter()
+        models[label] = get_embedder(settings)
+        seconds = time.perf_counter() - started
+        note = " (export of the fp32 graph included)" if label.startswith("onnx fp32") else ""
+        note = " (quantization of the fp32 graph included)" if "int8" in label else note
+        print(f"load {label}: {seconds:.1f} s{note}")
+    for variant in ("fp32", "int8dyn"):
+        manifest = cache / "onnx" / f"all-MiniLM-L6-v2-{variant}" / "manifest.json"
+        if manifest.is_file():
+            built = json.loads(manifest.read_text(encoding="utf-8"))
+            print(f"  {variant} graph: {built['files']['model.onnx']['bytes'] / 1e6:.1f} MB, "
+                  f"built in {built['build_seconds']} s")
+    started = time.perf_counter()
+    get_embedder(base.model_copy(update={"embedder": "minilm-onnx",
+                                         "onnx_batch_workers": 1}))  # a second session
+    print(f"load minilm-onnx from the checked cache (sha256 + session): "
+          f"{time.perf_counter() - started:.2f} s")
+
+    reference_label = next(iter(runtimes))
+    per_call = base.chunks_per_write
+    rates: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    vectors: dict[tuple[str, str], np.ndarray] = {}
+    for name, texts in sets.items():
+        for label in runtimes:  # warm-up: first calls allocate
+            models[label].embed(texts[:32])
+        for _ in range(args.rounds):
+            for label, settings in runtimes.items():
+                set_torch_threads(settings.torch_threads)  # as ingest runs: all cores
+                wall, cpu = time.perf_counter(), time.process_time()
+                got = embed_all(models[label], texts, per_call)
+                wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+                rates.setdefault((name, label), []).append((len(texts) / wall, cpu / len(texts)))
+                vectors[(name, label)] = got
+    load_end = os.getloadavg()[0]
+
+    print(f"\nthroughput (best of {args.rounds} rounds; all rounds in brackets), cosine to "
+          f"{reference_label}:")
+    for name in sets:
+        print(f"  {name}:")
+        ref = vectors[(name, reference_label)]
+        for label in runtimes:
+            best = max(rates[(name, label)])
+            rounds = ", ".join(f"{r:.0f}" for r, _ in rates[(name, label)])
+            got = vectors[(name, label)]
+            cos = (got * ref).sum(axis=1) / (np.linalg.norm(got, axis=1)
+                                             * np.linalg.norm(ref, axis=1))
+            print(f"    {label:30s} {best[0]:7.1f} texts/s [{rounds}]  "
+                  f"{best[1] * 1000:6.1f} CPU ms/text  cosine mean {cos.mean():.5f} "
+                  f"min {cos.min():.5f}")
+
+    if questions:
+        print(f"\nretrieval: each of the {len(questions)} PubMedQA questions against the "
+              f"{len(questions)} abstracts (its own is the answer):")
+        for label in runtimes:
+            q = embed_all(models[label], questions, per_call)
+            docs = vectors[("PubMedQA abstracts", label)]
+            scores = q @ docs.T
+            rank = (scores > scores[np.arange(len(q)), np.arange(len(q))][:, None]).sum(axis=1)
+            print(f"    {label:30s} hit@1 {np.mean(rank < 1):.3f}  hit@5 {np.mean(rank < 5):.3f}"
+                  f"  MRR {np.mean(1 / (rank + 1)):.4f}")
+
+    print(f"\nsingle query, one sentence ({len(QUERY)} chars), {args.queries} calls, "
+          "one at a time:")
+    for label, settings in runtimes.items():
+        if "batches of 16" in label:
+            continue  # one text: the same as the torch row
+        set_torch_threads(settings.query_threads)  # what Engine sets for answering
+        model = models[label]
+        for _ in range(10):
+            model.embed([QUERY])
+        times: list[float] = []
+        for _ in range(args.queries):
+            started = time.perf_counter()
+            model.embed([QUERY])
+            times.append(time.perf_counter() - started)
+        times.sort()
+        threads = (f"torch threads {settings.query_threads}" if "torch" in label
+                   else f"onnx intra threads {settings.onnx_intra_threads}")
+        print(f"    {label:30s} p50 {statistics.median(times) * 1000:6.2f} ms  "
+              f"p90 {times[int(len(times) * 0.9)] * 1000:6.2f} ms  ({threads})")
+    print(f"\nload average {load_end:.2f} at the end of the throughput rounds "
+          f"(over {os.cpu_count()} cores: other work on the machine slows every row alike)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
