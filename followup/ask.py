@@ -310,7 +310,7 @@ class Engine:
         """Offline contextualizer; with an LLM, its condensed question when it checks out.
         The flag is False when the LLM failed or timed out here: the answer then does not wait
         on it a second time."""
-        offline = (resolve(text, turns, self.vocabulary().is_entity)
+        offline = (resolve(text, turns, self.vocabulary().is_entity, _was_refused)
                    or interpret(text, turns, _cited_titles(turns)))
         if offline.attached and not self._fits_focus(text, turns):
             offline = Interpretation(text, False, None, text)  # "What's the weather like?"
@@ -517,6 +517,11 @@ class Engine:
             chunks = self.store.article_chunks(article_id)
             cache[article_id] = list(dict.fromkeys(c.section for c in chunks))
         return cache[article_id]
+
+
+def _was_refused(turn: Turn) -> bool:
+    """Whether an assistant turn is the refusal (it cites nothing and opens with its wording)."""
+    return not turn.cited and turn.content.lstrip().startswith(refusal())
 
 
 def _phrase(heading: str) -> str:

@@ -40,8 +40,9 @@ _ELLIPSIS = re.compile(
     re.IGNORECASE)
 _PRONOUN = re.compile(r"\b(it|its|it's|they|them|their|this|that|these|those)\b", re.IGNORECASE)
 _DEFINITE = re.compile(
-    r"\b(?:the|that|this|those|these)\s+(?:whole\s+|full\s+|usual\s+|max\s+|maximum\s+|"
-    r"starting\s+|new\s+|right\s+)?(?P<n>taper|tapering|dose|doses|dosing|level|levels|"
+    r"\b(?:the|that|this|those|these)\s+(?P<a>(?:whole|full|usual|max|maximum|starting|new|"
+    r"right|last|next|first|daily|same|current|low|high|loading|missed|early|withdrawal)\s+)?"
+    r"(?P<n>taper|tapering|dose|doses|dosing|level|levels|"
     r"combination|combo|interaction|withdrawal|symptoms|reaction|syndrome|drug|drugs|med|meds|"
     r"medication|medications|tablets|pills|rebound|toxicity|monitoring|side effects)\b",
     re.IGNORECASE)
@@ -225,7 +226,8 @@ def _step(q: str, state: _State, is_entity: Callable[[str], bool]) -> Interpreta
             return done(f"{q.rstrip(' ?.')} with {name}", [*state.focus, *own], True)
     if _DEFINITE.search(q):
         several = ", ".join(state.focus[:3]) if len(state.focus) > 2 else name
-        return done(_DEFINITE.sub(lambda m: f"the {several} {m.group('n')}", q, count=1),
+        return done(_DEFINITE.sub(lambda m: f"the {m.group('a') or ''}{several} {m.group('n')}",
+                                  q, count=1),
                     [*state.focus, *own], True)
     if _EVENT.search(q):
         return None  # "if it happens": the event asked about before, not the drug
@@ -234,18 +236,22 @@ def _step(q: str, state: _State, is_entity: Callable[[str], bool]) -> Interpreta
     if own and len(q.split()) > MAX_SHORT_WORDS:
         return done(q, own, False)
     if not own and len(q.split()) <= MAX_ATTACH_WORDS:
-        return done(_attach(q, state.phrase or referent), state.focus, True, True)
+        target = state.phrase or (referent if referent != main else name)
+        return done(_attach(q, target), state.focus, True, True)
     return None  # nothing to resolve by entity: the phrase rules of contextualize decide
 
 
-def resolve(question: str, history: Sequence[Turn], is_entity: Callable[[str], bool]
-            ) -> Interpretation | None:
+def resolve(question: str, history: Sequence[Turn], is_entity: Callable[[str], bool],
+            refused: Callable[[Turn], bool] = lambda t: False) -> Interpretation | None:
     """The standalone reading of ``question`` by entity state, or None when no turn so far
-    (this one included) names an entity."""
+    (this one included) names an entity. A user turn whose answer was the refusal
+    (``refused`` of the assistant turn after it) leaves the state as it was: a gap."""
     state = _State()
     named = False
-    for turn in history:
-        if turn.role == "user" and turn.content.strip():
+    for i, turn in enumerate(history):
+        gap = i + 1 < len(history) and history[i + 1].role == "assistant" and refused(
+            history[i + 1])
+        if turn.role == "user" and turn.content.strip() and not gap:
             named = bool(entities_in(turn.content, is_entity)) or named
             if _step(turn.content, state, is_entity) is None:
                 state.standalone = " ".join(turn.content.split())  # read by the phrase rules
