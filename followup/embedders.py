@@ -171,7 +171,7 @@ _INT8_RECIPE = 1
 _ONNX_FILE = "model.onnx"
 _MANIFEST = "manifest.json"
 _ORT_BATCH_COST = 16  # fixed cost of one onnxruntime pass, in tokens (measured on one thread)
-_ORT_MAX_TOKENS = 1024  # padded tokens per pass: larger ones run slower per row (cache misses)
+_ORT_MAX_TOKENS = 512  # padded tokens per pass: larger ones run slower per row (1024: -5 %)
 # minilm-onnx-int8: every weight MatMul int8 (per output channel, dynamic activations) except
 # the feed-forward output projections of the first layers, whose GELU activations have outliers
 # that per-tensor activation quantization loses (all of them int8: cosine 0.993 to torch)

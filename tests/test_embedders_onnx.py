@@ -198,8 +198,8 @@ def test_a_damaged_export_is_detected_and_rebuilt(
 
 def test_batch_plan_keeps_every_text_once_and_bounds_padding() -> None:
     lengths = [5, 256, 12, 12, 7, 130, 40, 41, 3, 256, 9] * 7
-    groups = _plan_batches(lengths, fixed_cost=16, max_rows=64, max_tokens=1024)
+    groups = _plan_batches(lengths, fixed_cost=16, max_rows=64, max_tokens=512)
     assert sorted(i for g in groups for i in g) == list(range(len(lengths)))
     for g in groups:
-        assert len(g) == 1 or len(g) * max(lengths[i] for i in g) <= 1024
-    assert _plan_batches([], 16, 64, 1024) == []
+        assert len(g) == 1 or len(g) * max(lengths[i] for i in g) <= 512
+    assert _plan_batches([], 16, 64, 512) == []
