@@ -45,7 +45,7 @@ class EvalError(UsageError):
 class Target(Protocol):
     name: str
 
-    def ask(self, question: str, history: list[dict[str, str]], audience: str
+    def ask(self, question: str, history: list[dict[str, Any]], audience: str
             ) -> dict[str, Any]: ...
 
 
@@ -57,7 +57,7 @@ class EngineTarget:
         self._chunks: dict[str, list[dict[str, Any]]] = {}
         self._all: list[dict[str, Any]] | None = None
 
-    def ask(self, question: str, history: list[dict[str, str]], audience: str
+    def ask(self, question: str, history: list[dict[str, Any]], audience: str
             ) -> dict[str, Any]:
         answer: dict[str, Any] = self.engine.ask(question, json.dumps(history),
                                                  audience).to_json()
@@ -109,7 +109,7 @@ class RemoteTarget:
                 f"cannot reach the chat at {url} ({type(exc).__name__}: {str(exc)[:160]}); "
                 "is it running (followup chat) and is the address right?") from None
 
-    def ask(self, question: str, history: list[dict[str, str]], audience: str
+    def ask(self, question: str, history: list[dict[str, Any]], audience: str
             ) -> dict[str, Any]:
         result = self.client.predict(question, json.dumps(history), audience, api_name="/ask")
         if isinstance(result, str):
@@ -402,7 +402,7 @@ class Runner:
                  baselines: Sequence[Any] = ()) -> list[TurnResult]:
         """Every turn of one case; an error ends the case (the history would be wrong), never
         the run."""
-        history: list[dict[str, str]] = []
+        history: list[dict[str, Any]] = []
         user_turns: list[str] = []  # what an answering baseline sees of the conversation
         out: list[TurnResult] = []
         for i, turn in enumerate(case.turns):

@@ -226,16 +226,17 @@ class Engine:
         if expanded != interp.standalone:
             interp = replace(interp, standalone=expanded)
         t1 = time.perf_counter()
-        passages = self.retriever.retrieve(interp.standalone, self.settings.passages_k)
+        search = self._with_classes(interp.standalone)  # what retrieval and the gate read
+        passages = self.retriever.retrieve(search, self.settings.passages_k)
         t2 = time.perf_counter()
         answer = Answer(question=text, standalone_question=interp.standalone, sentences=[],
                         references=[], passages=passages, abstained=True,
                         disclaimer=disclaimer(), audience=audience,
                         is_followup=interp.is_followup, notices=notices, mode="extractive")
-        answering = self.answering(passages, interp.standalone)
+        answering = self.answering(passages, search)
         focus = self._focus_articles(text, turns, interp)
         if focus:
-            answering = self._with_focus(answering, interp.standalone, text, focus)
+            answering = self._with_focus(answering, search, text, focus)
         answer.not_covered = self.vocabulary().not_covered(text)  # this turn's own words
         if answer.not_covered:
             answering = []
@@ -310,7 +311,8 @@ class Engine:
         """Offline contextualizer; with an LLM, its condensed question when it checks out.
         The flag is False when the LLM failed or timed out here: the answer then does not wait
         on it a second time."""
-        offline = (resolve(text, turns, self.vocabulary().is_entity, _was_refused)
+        offline = (resolve(text, turns, self.vocabulary().is_entity, _was_refused,
+                           self._kind_of)
                    or interpret(text, turns, _cited_titles(turns)))
         if offline.attached and not self._fits_focus(text, turns):
             offline = Interpretation(text, False, None, text)  # "What's the weather like?"
@@ -372,8 +374,10 @@ class Engine:
             return []  # "How is Graves disease treated with radioactive iodine?": elsewhere
         ids = self._cited_before(turns)
         have = self._focus_terms(ids)
+        lexicon = self.retriever.lexical().lexicon
         for name in own:
-            if not term_set(with_synonyms(name)) & have:
+            named = term_set(" ".join([with_synonyms(name), *lexicon.classes(name)]))
+            if not named & have:
                 return []  # a new entity the focus does not discuss: a change of topic
         return ids
 
@@ -440,14 +444,41 @@ class Engine:
         return bool(fields & weights.keys()) or any(n <= fields for g in groups for n in g)
 
     def _entity_terms(self, question: str) -> list[list[frozenset[str]]]:
-        """The question's entities, each as the term sets that name it (itself, its class)."""
+        """The question's entities, each as the term sets that name it (itself, its class in
+        the synonyms table or the corpus's lexicon)."""
         out = []
+        lexicon = self.retriever.lexical().lexicon
         for name in entities_in(question, self.vocabulary().is_entity):
             alts = [term_set(name)]
             if name.casefold() in CLASSES:
                 alts.append(term_set(CLASSES[name.casefold()]))
+            alts += [term_set(c) for c in lexicon.classes(name)]
             out.append([a for a in alts if a])
         return [alts for alts in out if alts]
+
+    def _kind_of(self, name: str) -> list[str]:
+        """The classes of a drug: the synonyms table's and the corpus's lexicon's."""
+        key = name.casefold()
+        return ([CLASSES[key]] if key in CLASSES else []) + self.retriever.lexical(
+            ).lexicon.classes(name)
+
+    def _with_classes(self, question: str) -> str:
+        """The question with a drug's class from the corpus's lexicon after its first mention
+        ("cipro (ciprofloxacin) (a fluoroquinolone)"), unless the class is named already."""
+        lexicon = self.retriever.lexical().lexicon
+        out = question
+        for name in entities_in(question, self.vocabulary().is_entity):
+            classes = lexicon.classes(name)
+            if not classes or name.casefold() in CLASSES:
+                continue
+            if any(term_set(c) <= term_set(out) for c in classes):
+                continue
+            klass = classes[0]
+            article = "an" if klass[:1].casefold() in "aeiou" else "a"
+            m = re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])(?:\s*\([^)]*\))?", out)
+            if m:
+                out = f"{out[:m.end()]} ({article} {klass}){out[m.end():]}"
+        return out
 
     def _speaks_of(self, p: Passage, names: list[list[frozenset[str]]], every: bool = True
                    ) -> bool:
@@ -463,6 +494,7 @@ class Engine:
         index = self.retriever.lexical()
         if self._vocab is None or self._vocab[0] is not index:
             names = [n for g in GROUPS for n in g] + list(CLASSES) + list(CLASSES.values())
+            names += index.lexicon.names()
             names += [f"{n}s" for n in names]
             self._vocab = (index, Vocabulary(index.df, names))
         return self._vocab[1]

@@ -155,6 +155,33 @@ def _attach(q: str, name: str) -> str:
     return f"{q.rstrip(' ?.!')} {prep} {name}?"
 
 
+def _after_with(x: str, prev: str, in_prev: Sequence[str]) -> str | None:
+    """"And with diltiazem?" after "… simvastatin dose with amlodipine?": the entity after the
+    same preposition is the one replaced."""
+    m = re.match(r"^\s*(with|on|plus)\s+", x, re.IGNORECASE)
+    if not m:
+        return None
+    for e in in_prev:
+        if re.search(rf"\b{m.group(1)}\s+(?:\w+\s+)?{re.escape(e)}(?![\w-])", prev,
+                     re.IGNORECASE):
+            return e
+    return None
+
+
+def _target(new: str, in_prev: Sequence[str], main: str,
+            kind_of: Callable[[str], Sequence[str]]) -> str | None:
+    """Which entity of the previous question an elliptical new one replaces: the one of its
+    kind ("pantoprazole" replaces "omeprazole", both PPIs), else the main one, else the only
+    one."""
+    kinds = {k.casefold() for k in kind_of(new)}
+    same = [e for e in in_prev if kinds & {k.casefold() for k in kind_of(e)}]
+    if same:
+        return same[0]
+    if any(e.casefold() == main.casefold() for e in in_prev):
+        return main
+    return in_prev[0] if len(in_prev) == 1 else None
+
+
 def _tidy(q: str) -> str:
     q = " ".join(q.split()).strip()
     return q if q.endswith("?") else q.rstrip(" .!") + "?"
@@ -164,7 +191,8 @@ def _focus_name(state: _State) -> str:
     return " and ".join(state.focus[:2]) if state.focus else ""
 
 
-def _step(q: str, state: _State, is_entity: Callable[[str], bool]) -> Interpretation | None:
+def _step(q: str, state: _State, is_entity: Callable[[str], bool],
+          kind_of: Callable[[str], Sequence[str]] = lambda e: ()) -> Interpretation | None:
     q = " ".join(q.split())
     reset = _RESET.match(q)
     if reset:
@@ -202,9 +230,11 @@ def _step(q: str, state: _State, is_entity: Callable[[str], bool]) -> Interpreta
             in_prev = entities_in(prev, is_entity)
             kind = with_synonyms(own[0])[len(own[0]):].strip(" ()")  # "a proton pump inhibitor"
             same_kind = bool(kind) and _ARTICLES.sub("", kind).casefold() in prev.casefold()
-            if just_the_entity and len(in_prev) == 1 and not same_kind and re.search(
-                    rf"(?<![\w-]){re.escape(in_prev[0])}(?![\w-])", prev, re.IGNORECASE):
-                return done(_replace_word(prev, in_prev[0], own[0]), own, True)
+            target = _after_with(x, prev, in_prev) or _target(own[0], in_prev, main, kind_of)
+            if just_the_entity and target and not same_kind and re.search(
+                    rf"(?<![\w-]){re.escape(target)}(?![\w-])", prev, re.IGNORECASE):
+                rest = [e for e in state.focus if e.casefold() != target.casefold()]
+                return done(_replace_word(prev, target, own[0]), [*own, *rest], True)
             return done(f"{prev.rstrip(' ?.')} — what about {x}", [*own, *state.focus], True)
         if two:
             return done(f"{prev.rstrip(' ?.')} {_name_two(x, candidates)}", candidates[:2],
@@ -242,7 +272,8 @@ def _step(q: str, state: _State, is_entity: Callable[[str], bool]) -> Interpreta
 
 
 def resolve(question: str, history: Sequence[Turn], is_entity: Callable[[str], bool],
-            refused: Callable[[Turn], bool] = lambda t: False) -> Interpretation | None:
+            refused: Callable[[Turn], bool] = lambda t: False,
+            kind_of: Callable[[str], Sequence[str]] = lambda e: ()) -> Interpretation | None:
     """The standalone reading of ``question`` by entity state, or None when no turn so far
     (this one included) names an entity. A user turn whose answer was the refusal
     (``refused`` of the assistant turn after it) leaves the state as it was: a gap."""
@@ -253,9 +284,9 @@ def resolve(question: str, history: Sequence[Turn], is_entity: Callable[[str], b
             history[i + 1])
         if turn.role == "user" and turn.content.strip() and not gap:
             named = bool(entities_in(turn.content, is_entity)) or named
-            if _step(turn.content, state, is_entity) is None:
+            if _step(turn.content, state, is_entity, kind_of) is None:
                 state.standalone = " ".join(turn.content.split())  # read by the phrase rules
                 state.asked = state.asked or state.standalone
     if not named:
         return None
-    return _step(question, state, is_entity)
+    return _step(question, state, is_entity, kind_of)

@@ -22,6 +22,7 @@ from followup.chunks import Chunk, chunk_article
 from followup.embedders import Embedder, get_embedder
 from followup.errors import ArticleError, NothingToIngest
 from followup.importers import read_sources
+from followup.retriever.hybrid import ensure_lexical_index
 from followup.settings import Settings
 from followup.store import ManifestEntry, commit_rebuild, open_store
 
@@ -45,6 +46,7 @@ class IngestReport:
     new_chunks: int = 0
     embedded_chars: int = 0
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    lexicon_members: int = 0  # drugs the entity lexicon knows a class of
 
     @property
     def exit_code(self) -> int:
@@ -193,8 +195,12 @@ def ingest(
         store = commit_rebuild(store)
     report.articles = len(store.manifest(refresh=True))
     report.chunks = store.count_chunks()
+    t_lex = time.perf_counter()
+    index = ensure_lexical_index(store, settings)  # BM25 and entity lexicon, with the store
+    report.lexicon_members = len(index.lexicon.classes_of)
     report.seconds = time.perf_counter() - t0
-    report.stage_seconds = {"read": t_parse - t0, "embed": t_embed}
+    report.stage_seconds = {"read": t_parse - t0, "embed": t_embed,
+                            "lexical": time.perf_counter() - t_lex}
     return report
 
 

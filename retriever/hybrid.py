@@ -11,6 +11,8 @@ Weights: README, "Retrieval".
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import itertools
 import re
 import threading
@@ -31,9 +33,9 @@ from followup.store import ChunkStore
 from followup.text import term_set, terms
 
 Mode = Literal["hybrid", "dense", "bm25"]
-_CACHE_MAX = 200_000
+_CACHE_MAX = 200_000  # chunks whose terms are kept (ids are versioned: never stale, only old)
 _ARTICLES_MAX = 256  # articles whose chunk lists are kept
-MAX_WITHIN_ARTICLES = 3  # a conversation's focus: the articles its last answer cited  # chunks whose terms are kept (ids are versioned: never stale, only old)
+MAX_WITHIN_ARTICLES = 3  # a conversation's focus: the articles its last answer cited
 
 
 @dataclass(frozen=True)
@@ -54,20 +56,25 @@ class ChunkTerms:
 
 
 def lexical_folder(settings: Settings) -> Path:
-    return settings.store_dir / f"lexical-{settings.collection}"
+    """Where the store's BM25 index and lexicon are kept: beside an embedded store; for a
+    Chroma server, in the local store folder under a name of the server and collection."""
+    if not settings.chroma_url:
+        return settings.store_dir / f"lexical-{settings.collection}"
+    server = hashlib.sha256(settings.chroma_url.encode()).hexdigest()[:12]
+    return settings.store_dir / f"lexical-{settings.collection}-server-{server}"
 
 
 def ensure_lexical_index(store: ChunkStore, settings: Settings) -> LexicalIndex:
-    """The BM25 index in step with the store: loaded when current, rebuilt otherwise."""
+    """The BM25 index in step with the store: loaded when its signature is the store's,
+    rebuilt (and saved) otherwise."""
     signature = store.signature()
-    if not settings.chroma_url:
-        folder = lexical_folder(settings)
-        index = LexicalIndex.load(folder, signature)
-        if index is None:
-            index = LexicalIndex.build(store.iter_chunks(), signature)
+    folder = lexical_folder(settings)
+    index = LexicalIndex.load(folder, signature)
+    if index is None:
+        index = LexicalIndex.build(store.iter_chunks(), signature)
+        with contextlib.suppress(OSError):  # a read-only folder: this process keeps its copy
             index.save(folder)
-        return index
-    return LexicalIndex.build(store.iter_chunks(), signature)
+    return index
 
 
 class HybridRetriever:
