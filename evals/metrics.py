@@ -74,6 +74,10 @@ def check_expectations(turn: Turn, answer: dict[str, Any]) -> list[str]:
             "abstain: expected an answer; got the refusal")
     elif e.get("abstain") is not True and abstained and turn.must_answer:
         out.append("abstained: expected an answer; got the refusal")
+    if "clarification" in e and bool(answer.get("clarification")) != e["clarification"]:
+        out.append("clarification: expected " + ("a clarifying question" if e["clarification"]
+                                                 else "no clarifying question") + "; got: "
+                   + _short(answer.get("answer", "")))
     if "articles" in e and not set(e["articles"]) & set(cited_articles(answer)):
         out.append(f"articles: expected any of {e['articles']} among the cited articles; "
                    f"cited {cited_articles(answer)}")

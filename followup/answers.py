@@ -81,9 +81,12 @@ class Answer:
     mode: str = "extractive"
     unsupported_removed: int = 0
     not_covered: list[str] = field(default_factory=list)  # words naming what no article covers
+    clarification: str | None = None  # a question back, when the follow-up is ambiguous
 
     def body_markdown(self) -> str:
         """The answer's text with its [n] markers (no references, no disclaimer)."""
+        if self.clarification:
+            return self.clarification
         if self.abstained:
             return self.refusal or ""
         paras: list[list[str]] = []
@@ -144,6 +147,7 @@ class Answer:
             "patient_note": self.patient_note,
             "unsupported_removed": self.unsupported_removed,
             "not_covered": self.not_covered,
+            "clarification": bool(self.clarification),
             "cited_articles": self.cited_articles(),
             "metadata": {"cited_articles": self.cited_articles()},  # for the history turn
         }

@@ -226,6 +226,8 @@ class Engine:
         if expanded != interp.standalone:
             interp = replace(interp, standalone=expanded)
         t1 = time.perf_counter()
+        if interp.candidates:
+            return self._clarify(text, interp, audience, notices, t0)
         search = self._with_classes(interp.standalone)  # what retrieval and the gate read
         passages = self.retriever.retrieve(search, self.settings.passages_k)
         t2 = time.perf_counter()
@@ -304,6 +306,19 @@ class Engine:
         answer.timings_ms = {"contextualize": (t1 - t0) * 1e3, "retrieve": (t2 - t1) * 1e3,
                              "compose": (t3 - t2) * 1e3,
                              "total": (time.perf_counter() - t0) * 1e3}
+        return answer
+
+    def _clarify(self, text: str, interp: Interpretation, audience: str, notices: list[str],
+                 t0: float) -> Answer:
+        """One short question back naming the candidates: no passages, no citations."""
+        a, b = interp.candidates[:2]
+        answer = Answer(question=text, standalone_question=interp.standalone, sentences=[],
+                        references=[], passages=[], abstained=False, disclaimer=disclaimer(),
+                        audience=audience, is_followup=True, notices=notices,
+                        mode="extractive",
+                        clarification=load_prompt("clarification").render(a=a, b=b).strip())
+        answer.suggestions = [_replace_it(text, a), _replace_it(text, b)]
+        answer.timings_ms = {"total": (time.perf_counter() - t0) * 1e3}
         return answer
 
     def _interpret(self, text: str, turns: Sequence[Turn], notices: list[str]
@@ -549,6 +564,11 @@ class Engine:
             chunks = self.store.article_chunks(article_id)
             cache[article_id] = list(dict.fromkeys(c.section for c in chunks))
         return cache[article_id]
+
+
+def _replace_it(question: str, name: str) -> str:
+    """The question with its first "it" naming ``name`` (a clarification's suggestion)."""
+    return re.sub(r"\b(?:it|this one|that one)\b", name, question, count=1, flags=re.IGNORECASE)
 
 
 def _was_refused(turn: Turn) -> bool:

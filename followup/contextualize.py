@@ -81,6 +81,7 @@ class Interpretation:
     topic: str | None  # the focus carried into this question (None when nothing was carried)
     focus: str  # this question's own focus, carried to the next one
     attached: bool = False  # the focus was added to a turn that named nothing (to be checked)
+    candidates: tuple[str, ...] = ()  # a truly ambiguous "it": the entities it could be
 
 
 def _content_words(text: str) -> list[str]:

@@ -61,6 +61,7 @@ _DUMMY_IT = re.compile(
     re.IGNORECASE)
 _EVENT = re.compile(r"\b(?:it|this|that)\s+(?:happens|happened|occurs|occurred|develops|"
                     r"developed|starts|started|comes on|shows up)\b", re.IGNORECASE)
+_TRAILING_ADVERBS = re.compile(r"(?:\s+\w+ly)+\s*$")  # "clonidine suddenly" -> "clonidine"
 _ARTICLES = re.compile(r"^(?:the|a|an|with|for|on|to)\s+", re.IGNORECASE)
 MAX_SHORT_WORDS = 5  # a short question naming an entity is left to the phrase rules
 MAX_FOCUS_WORDS = 4  # the previous question's focus phrase stands for a pronoun when this short
@@ -75,6 +76,7 @@ class _State:
     focus: list[str] = field(default_factory=list)  # entities of the current topic, main first
     recent: list[str] = field(default_factory=list)  # every entity named, most recent first
     phrase: str = ""  # a subject asked about by ellipsis ("What about withdrawal seizures?")
+    pending: str = ""  # a question answered by a clarifying question ("Do you mean X or Y?")
 
 
 def entities_in(text: str, is_entity: Callable[[str], bool]) -> list[str]:
@@ -182,6 +184,24 @@ def _target(new: str, in_prev: Sequence[str], main: str,
     return in_prev[0] if len(in_prev) == 1 else None
 
 
+_SINGULAR = re.compile(r"\b(?:it|its|it's|this one|that one|this drug|that drug)\b",
+                       re.IGNORECASE)
+_ALTERNATIVES = r"\s*(?:,?\s*or|vs\.?|versus)\s+(?:the\s+)?"
+
+
+def _ambiguous(q: str, state: _State) -> tuple[str, str] | None:
+    """The two entities a singular "it" could mean when the previous question set them side by
+    side ("Which is safer, sertraline or citalopram?" then "What dose of it?"), else None."""
+    if len(state.focus) < 2 or not _SINGULAR.search(_DETERMINED.sub(" ", _DUMMY_IT.sub(" ", q))):
+        return None
+    a, b = state.focus[0], state.focus[1]
+    pattern = (rf"(?<![\w-])(?:{re.escape(a)}{_ALTERNATIVES}{re.escape(b)}|"
+               rf"{re.escape(b)}{_ALTERNATIVES}{re.escape(a)})(?![\w-])")
+    if re.search(pattern, state.asked, re.IGNORECASE):
+        return (a, b)
+    return None
+
+
 def _tidy(q: str) -> str:
     q = " ".join(q.split()).strip()
     return q if q.endswith("?") else q.rstrip(" .!") + "?"
@@ -214,6 +234,10 @@ def _step(q: str, state: _State, is_entity: Callable[[str], bool],
 
     if prev is None or main is None:
         return done(q, own, False)
+    pending, state.pending = state.pending, ""
+    if pending and own and len(q.rstrip(" ?.").split()) <= MAX_BARE_WORDS:
+        rest = [e for e in state.focus if e.casefold() != own[0].casefold()]
+        return done(_sub_pronoun(pending, own[0]), [own[0], *rest], True)  # "clonidine."
     fix = _CORRECTION.match(q)
     if fix and own:
         return done(_correct(q, prev, main, own), [own[0], *state.focus[1:]], True)
@@ -246,7 +270,7 @@ def _step(q: str, state: _State, is_entity: Callable[[str], bool],
             state.phrase = _ARTICLES.sub("", x)  # "withdrawal seizures": the subject now
         return out
     name = _focus_name(state)
-    phrase = focus_of(state.asked) if state.asked else ""
+    phrase = _TRAILING_ADVERBS.sub("", focus_of(state.asked)) if state.asked else ""
     referent = (phrase if main.casefold() in phrase.casefold()
                 and len(phrase.split()) <= MAX_FOCUS_WORDS else main)
     if own:
@@ -254,6 +278,11 @@ def _step(q: str, state: _State, is_entity: Callable[[str], bool],
             return done(_sub_pronoun(q, own[0]) if _has_pronoun(q) else q, own, False)
         if _has_pronoun(q) and _CO_MEDICATION.search(q):
             return done(f"{q.rstrip(' ?.')} with {name}", [*state.focus, *own], True)
+    pair = _ambiguous(q, state) if not own else None
+    if pair:
+        state.pending = q  # the answer to the clarifying question names one of the pair
+        return Interpretation(_tidy(q), True, _focus_name(state), _focus_name(state),
+                              candidates=pair)
     if _DEFINITE.search(q):
         several = ", ".join(state.focus[:3]) if len(state.focus) > 2 else name
         return done(_DEFINITE.sub(lambda m: f"the {m.group('a') or ''}{several} {m.group('n')}",

@@ -11,7 +11,8 @@ from followup.synonyms import CLASSES, GROUPS
 from followup.text import term_set
 
 _NAMES = [n for g in GROUPS for n in g] + list(CLASSES) + list(CLASSES.values())
-VOCAB = Vocabulary({t: 1 for t in term_set("clopidogrel pantoprazole whammy clonidine")},
+VOCAB = Vocabulary({t: 1 for t in term_set("clopidogrel pantoprazole whammy clonidine amlodipine "
+                                           "diltiazem simvastatin")},
                    [*_NAMES, *(f"{n}s" for n in _NAMES)])
 
 
@@ -87,3 +88,42 @@ def test_a_long_history_stays_bounded() -> None:
 ])
 def test_corrections_replace_the_entity_named(turns: list[str], standalone: str) -> None:
     assert _last(turns) == standalone
+
+
+@pytest.mark.parametrize(("turns", "standalone"), [
+    # a follow-up that names nothing takes the focus entity
+    (["Is it safe to stop clonidine suddenly?", "next step?"], "next step with clonidine?"),
+    # "this yr" is a determiner, not a pronoun for the focus
+    (["Is it safe to stop clonidine suddenly?", "she's had 2 falls this yr, is that a reason?"],
+     "she's had 2 falls this yr, is clonidine a reason?"),
+    # a definite description keeps its adjective
+    (["Is it safe to stop clonidine suddenly?", "how fast does BP rise after the last dose?"],
+     "how fast does BP rise after the last clonidine dose?"),
+    # "and with X?" replaces the drug after the same preposition
+    (["What is the maximum simvastatin dose with amlodipine?", "And with diltiazem?"],
+     "What is the maximum simvastatin dose with diltiazem?"),
+])
+def test_focus_rules(turns: list[str], standalone: str) -> None:
+    assert _last(turns) == standalone
+
+
+def test_a_refused_turn_leaves_the_state() -> None:
+    """A gap: the turn the articles did not cover does not become the focus."""
+    history = [Turn("user", "Is it safe to stop clonidine suddenly?"),
+               Turn("assistant", "Taper clonidine.", ("clonidine-beta-blocker-rebound",)),
+               Turn("user", "what dose of naltrexone should I start?"),
+               Turn("assistant", "REFUSED")]
+    got = resolve("how long should the taper be?", history, VOCAB.is_entity,
+                  refused=lambda t: t.content == "REFUSED")
+    assert got is not None and got.standalone == "how long should the clonidine taper be?"
+
+
+def test_an_ambiguous_it_asks_which_then_takes_the_answer() -> None:
+    turns = ["Should clonidine or metoprolol be stopped first?", "How long should it take?"]
+    history = [Turn("user", turns[0])]
+    got = resolve(turns[1], history, VOCAB.is_entity)
+    assert got is not None and got.candidates == ("clonidine", "metoprolol")
+    history += [Turn("user", turns[1]), Turn("assistant", "Do you mean clonidine or metoprolol?")]
+    got = resolve("metoprolol", history, VOCAB.is_entity)
+    assert got is not None and got.standalone == "How long should metoprolol take?"
+    assert not got.candidates
