@@ -46,6 +46,7 @@ from followup.text import term_set
 AUDIENCES = ("clinician", "patient")
 _GENERIC_TERMS = term_set(" ".join(GENERIC))
 _SENTENCE_VECTORS_MAX = 20_000  # ~30 MB of 384-float vectors
+_ARTICLE_TERMS_MAX = 2_000  # articles whose term sets are kept
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 # Terminal escape sequences (colour, cursor, window title) go whole, not just their ESC byte.
 _ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]")
@@ -179,6 +180,8 @@ class Engine:
         # sentence embeddings of answers composed so far (follow-ups re-read the same passages)
         self._sentence_vectors: dict[tuple[str, str, int], np.ndarray] = {}
         self._vocab: tuple[Any, Vocabulary] | None = None
+        self._cache_lock = threading.Lock()
+        self._article_term_cache: dict[tuple[str, str], frozenset[str]] = {}
 
     def ask_stream(self, question: str, history: Sequence[Turn] | str | None = None,
                    audience: str = "clinician") -> Iterator[dict[str, Any]]:
@@ -368,10 +371,8 @@ class Engine:
                              if (cov >= s.answer_min_coverage and p.dense >= s.answer_min_dense)
                              or p.dense >= s.answer_strong_dense
                              or (p.dense >= s.answer_close_dense
-                                 and cov >= s.answer_close_coverage
-                                 and (not names or self._speaks_of(p, names, every=False))
-                                 and self._titled(p, weights, groups)
-                                 and known_words)
+                                 and cov >= s.answer_close_coverage and known_words
+                                 and self._about(p, weights, groups, names))
                              or (names and p.dense >= s.answer_entity_dense
                                  and cov >= s.answer_entity_coverage
                                  and self._speaks_of(p, names))]
@@ -408,10 +409,35 @@ class Engine:
     def _focus_terms(self, ids: Sequence[str]) -> set[str]:
         have: set[str] = set()
         for article_id in ids:
+            have |= self._article_terms(article_id)
+        return have
+
+    def _article_terms(self, article_id: str) -> frozenset[str]:
+        """Every term of one article (all its chunks), cached per store signature."""
+        key = (self.store.signature(), article_id)
+        with self._cache_lock:
+            cached = self._article_term_cache.get(key)
+        if cached is None:
+            have: set[str] = set()
             for chunk in self.retriever.article_chunks(article_id):
                 ct = self.retriever.chunk_terms(chunk)
                 have |= ct.body | ct.fields
-        return have
+            cached = frozenset(have)
+            with self._cache_lock:
+                if len(self._article_term_cache) >= _ARTICLE_TERMS_MAX:
+                    self._article_term_cache.clear()
+                self._article_term_cache[key] = cached
+        return cached
+
+    def _about(self, p: Passage, weights: dict[str, float], groups: list[list[frozenset[str]]],
+               names: list[list[frozenset[str]]]) -> bool:
+        """Whether the passage's article is about what is asked: its article names one of
+        the question's entities, or (a question without entities) its title or section names
+        one of the question's subject words."""
+        if names:
+            have = self._article_terms(p.chunk.article_id)
+            return any(a <= have for alts in names for a in alts)
+        return self._titled(p, weights, groups)
 
     def _fits_focus(self, text: str, turns: Sequence[Turn]) -> bool:
         """Whether a turn that names nothing asks about the articles just cited: most of its
