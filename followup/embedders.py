@@ -224,9 +224,22 @@ def onnx_export_dir(settings: Settings, variant: str = "fp32") -> Path:
 
 @contextlib.contextmanager
 def _folder_lock(folder: Path) -> Iterator[None]:
-    """Holds the folder against other processes exporting into it at the same time."""
-    folder.mkdir(parents=True, exist_ok=True)
-    with (folder / ".lock").open("a+b") as handle:
+    """Holds the folder against other processes exporting into it at the same time.
+
+    A read-only cache (a shared, prepared one) is used without the lock: what is read is
+    checked all the same, and a rebuild would fail on its first write.
+    """
+    handle = None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle = (folder / ".lock").open("a+b")
+    except OSError:
+        if not (folder / _MANIFEST).is_file():
+            raise
+    if handle is None:
+        yield
+        return
+    with handle:
         try:
             import fcntl
         except ImportError:  # pragma: no cover - not POSIX: the thread lock alone

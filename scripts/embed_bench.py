@@ -7,9 +7,10 @@ Texts: the paragraphs of corpus/*.md and up to --max-abstracts PubMedQA abstract
 SentenceTransformerEmbedder, settings as shipped), minilm-onnx (fp32) and minilm-onnx-int8;
 also torch with batches of 16, to show how much of the gain is only less padding.
 
-Throughput is the best of --rounds interleaved rounds (the machine may be shared: the load
-average and CPU seconds are printed too); every text set is embedded in calls of
-chunks_per_write texts, as ingest does. Vectors are compared row by row with torch fp32.
+Throughput: every runtime in turn on each slice of --slice texts, for --rounds rounds, so that
+other work on a shared machine weighs on all alike (the load average and CPU seconds are printed
+too). Vectors (each set embedded in ingest's calls of chunks_per_write texts) are compared row
+by row with torch fp32; PubMedQA questions retrieve their abstracts with each runtime.
 Query latency: one sentence, one call at a time, the threads the chat uses (torch:
 query_threads; onnx: onnx_intra_threads). The ONNX graphs are built in a fresh temporary cache
 folder, so the export time is measured too.
@@ -82,6 +83,9 @@ def main() -> int:
                         / "datasets")
     parser.add_argument("--max-abstracts", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--slice", type=int, default=128, help="texts per timed call")
+    parser.add_argument("--one-core", action="store_true",
+                        help="every runtime on one thread (torch threads 1, one onnx worker)")
     parser.add_argument("--queries", type=int, default=200, help="timed single-query calls")
     parser.add_argument("--no-int8", action="store_true")
     args = parser.parse_args()
@@ -100,6 +104,8 @@ def main() -> int:
 def run(args: argparse.Namespace, sets: dict[str, list[str]], questions: list[str],
         cache: Path) -> int:
     base = Settings(cache_dir=cache, progress=False)
+    if args.one_core:
+        base = base.model_copy(update={"torch_threads": 1, "onnx_batch_workers": 1})
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start")
     for name, texts in sets.items():
         print(f"  {name}: {len(texts)} texts")
@@ -135,35 +141,47 @@ def run(args: argparse.Namespace, sets: dict[str, list[str]], questions: list[st
 
     reference_label = next(iter(runtimes))
     per_call = base.chunks_per_write
-    rates: dict[tuple[str, str], list[tuple[float, float]]] = {}
-    vectors: dict[tuple[str, str], np.ndarray] = {}
+    # the vectors compared: each set whole, in ingest's calls of chunks_per_write texts
+    vectors = {(name, label): embed_all(models[label], texts, per_call)
+               for name, texts in sets.items() for label in runtimes}
+    # the timing: slices of --slice texts, every runtime in turn on each slice (the order
+    # rotating), so that other work on the machine weighs on every runtime alike
+    labels = list(runtimes)
+    spent: dict[tuple[str, str], list[list[float]]] = {}  # [wall, cpu] per round
     for name, texts in sets.items():
-        for label in runtimes:  # warm-up: first calls allocate
-            models[label].embed(texts[:32])
-        for _ in range(args.rounds):
-            for label, settings in runtimes.items():
-                set_torch_threads(settings.torch_threads)  # as ingest runs: all cores
-                wall, cpu = time.perf_counter(), time.process_time()
-                got = embed_all(models[label], texts, per_call)
-                wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-                rates.setdefault((name, label), []).append((len(texts) / wall, cpu / len(texts)))
-                vectors[(name, label)] = got
+        slices = [texts[i:i + args.slice] for i in range(0, len(texts), args.slice)]
+        turn = 0
+        for r in range(args.rounds):
+            for part in slices:
+                turn += 1
+                for label in labels[turn % len(labels):] + labels[:turn % len(labels)]:
+                    set_torch_threads(runtimes[label].torch_threads)  # as ingest: all cores
+                    wall, cpu = time.perf_counter(), time.process_time()
+                    models[label].embed(part)
+                    row = spent.setdefault((name, label), [])
+                    if len(row) <= r:
+                        row.append([0.0, 0.0])
+                    row[r][0] += time.perf_counter() - wall
+                    row[r][1] += time.process_time() - cpu
     load_end = os.getloadavg()[0]
 
-    print(f"\nthroughput (best of {args.rounds} rounds; all rounds in brackets), cosine to "
-          f"{reference_label}:")
-    for name in sets:
+    print(f"\nthroughput over {args.rounds} rounds (each round in brackets), slices of "
+          f"{args.slice} texts interleaved; cosine to {reference_label}:")
+    for name, texts in sets.items():
         print(f"  {name}:")
         ref = vectors[(name, reference_label)]
+        base_rate = 0.0
         for label in runtimes:
-            best = max(rates[(name, label)])
-            rounds = ", ".join(f"{r:.0f}" for r, _ in rates[(name, label)])
+            rounds = spent[(name, label)]
+            rate = len(texts) * len(rounds) / sum(w for w, _ in rounds)
+            base_rate = base_rate or rate
+            cpu_ms = 1000 * sum(c for _, c in rounds) / (len(texts) * len(rounds))
+            each = ", ".join(f"{len(texts) / w:.0f}" for w, _ in rounds)
             got = vectors[(name, label)]
             cos = (got * ref).sum(axis=1) / (np.linalg.norm(got, axis=1)
                                              * np.linalg.norm(ref, axis=1))
-            print(f"    {label:30s} {best[0]:7.1f} texts/s [{rounds}]  "
-                  f"{best[1] * 1000:6.1f} CPU ms/text  cosine mean {cos.mean():.5f} "
-                  f"min {cos.min():.5f}")
+            print(f"    {label:30s} {rate:7.1f} texts/s (x{rate / base_rate:.2f}) [{each}]  "
+                  f"{cpu_ms:5.1f} CPU ms/text  cosine mean {cos.mean():.5f} min {cos.min():.5f}")
 
     if questions:
         print(f"\nretrieval: each of the {len(questions)} PubMedQA questions against the "
