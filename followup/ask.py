@@ -475,7 +475,9 @@ class Engine:
         """Whether every subject word of the question is one the articles use (or an ordinary
         English word): "migraine prophylaxis" names what no article speaks of."""
         vocab = self.vocabulary()
-        return all(vocab.known(t) or vocab.ordinary_unknown(t) for t in weights)
+        lexicon = self.retriever.lexical().lexicon
+        return all(vocab.known(t) or vocab.ordinary_unknown(t) or lexicon.classes(t)
+                   for t in weights)
 
     def _titled(self, p: Passage, weights: dict[str, float],
                 groups: list[list[frozenset[str]]]) -> bool:

@@ -51,14 +51,33 @@ _DRUG_CLASS_ENDINGS = ("ines", "ins", "ids", "ones", "ics", "tors", "ers", "ants
                        "oles", "ides", "ists", "Is", "As", "Bs", "Ds")
 
 
+# Name stems that say a drug's class (the USAN/INN stems): "sumatriptan" is a triptan even when
+# the articles only say "triptans". Used only for classes the corpus itself names.
+STEM_CLASSES: tuple[tuple[str, str], ...] = (
+    ("triptan", "triptan"), ("pril", "ACE inhibitor"), ("sartan", "ARB"),
+    ("olol", "beta-blocker"), ("alol", "beta-blocker"), ("statin", "statin"),
+    ("azepam", "benzodiazepine"), ("azolam", "benzodiazepine"), ("prazole", "PPI"),
+    ("floxacin", "fluoroquinolone"), ("thromycin", "macrolide"), ("cycline", "tetracycline"),
+    ("dipine", "calcium channel blocker"), ("gliflozin", "SGLT2 inhibitor"),
+    ("gliptin", "DPP-4 inhibitor"), ("conazole", "azole"),
+)
+MIN_STEMMED_CHARS = 7  # "enalapril", not "april"
+
+
 @dataclass
 class Lexicon:
     """member (casefolded) -> its classes (as written, singular), and the reverse."""
 
     classes_of: dict[str, list[str]] = field(default_factory=dict)
+    stems: dict[str, str] = field(default_factory=dict)  # name stem -> a class the corpus names
 
     def classes(self, name: str) -> list[str]:
-        return self.classes_of.get(name.casefold(), [])
+        """The drug's classes: those the articles state, else the one its name's stem says."""
+        key = name.casefold()
+        stated = self.classes_of.get(key, [])
+        if stated or len(key) < MIN_STEMMED_CHARS:
+            return stated
+        return [c for stem, c in self.stems.items() if key.endswith(stem) and key != stem][:1]
 
     def names(self) -> list[str]:
         """Every member and class name (for telling entities from other words)."""
@@ -71,7 +90,13 @@ class Lexicon:
     def build(cls, texts: Iterable[str]) -> Lexicon:
         lex = cls()
         n_classes: dict[str, int] = {}
+        unnamed = dict(STEM_CLASSES)
         for text in texts:
+            folded = text.casefold()
+            for stem, klass in list(unnamed.items()):
+                if re.search(rf"(?<![\w-]){re.escape(klass.casefold())}s?(?![\w-])", folded):
+                    lex.stems[stem] = klass
+                    del unnamed[stem]
             for member, klass in _pairs(text):
                 key = klass.casefold()
                 if key not in n_classes and len(n_classes) >= MAX_CLASSES:
@@ -85,18 +110,18 @@ class Lexicon:
         return lex
 
     def save(self, folder: Path) -> None:
-        (folder / LEXICON_FILE).write_text(json.dumps({"classes_of": self.classes_of}),
-                                           encoding="utf-8")
+        (folder / LEXICON_FILE).write_text(
+            json.dumps({"classes_of": self.classes_of, "stems": self.stems}), encoding="utf-8")
 
     @classmethod
     def load(cls, folder: Path) -> Lexicon | None:
         try:
             data = json.loads((folder / LEXICON_FILE).read_text(encoding="utf-8"))
-            raw = data["classes_of"]
-            if not isinstance(raw, dict):
+            raw, stems = data["classes_of"], data["stems"]
+            if not isinstance(raw, dict) or not isinstance(stems, dict):
                 return None
             return cls({str(k): [str(c) for c in v] for k, v in raw.items()
-                        if isinstance(v, list)})
+                        if isinstance(v, list)}, {str(k): str(v) for k, v in stems.items()})
         except (OSError, ValueError, KeyError, TypeError):
             return None
 

@@ -63,3 +63,11 @@ def test_lexicon_is_saved_and_loaded_with_the_lexical_index(tmp_path: Path) -> N
     assert loaded.lexicon.classes_of == index.lexicon.classes_of
     (tmp_path / "lex" / "lexicon.json").write_text("{not json", encoding="utf-8")
     assert LexicalIndex.load(tmp_path / "lex", "sig-1") is None  # damaged: rebuilt, not used
+
+
+def test_name_stems_give_a_class_the_corpus_names() -> None:
+    """"sumatriptan" is a triptan when the articles speak of triptans (and only then)."""
+    lex = Lexicon.build(["The FDA alert on triptans combined with SSRIs rests on weak evidence."])
+    assert lex.classes("sumatriptan") == ["triptan"]
+    assert lex.classes("enalapril") == []  # no article names ACE inhibitors here
+    assert lex.classes("triptan") == []
