@@ -359,7 +359,7 @@ class Runner:
             self._ingest(suite, settings)
             self._ingested.add(corpus)
         if key not in self._engines:
-            from followup.ask import Engine
+            from followup.answering.engine import Engine
 
             self._engines[key] = EngineTarget(
                 Engine(settings, embedder=self.embedder()), key)

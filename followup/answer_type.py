@@ -49,7 +49,7 @@ def expected(question: str) -> re.Pattern[str] | None:
 
 
 # Intents: what a question asks for, wherever it says so, and the words of a sentence that
-# gives that kind of answer. Composition prefers such sentences (followup.compose).
+# gives that kind of answer. Composition prefers such sentences (followup.answering.selection).
 _SYMPTOM_CUES = re.compile(r"\b(?:symptoms?|signs?|features?|includes?|including|presents?|"
                            r"presentation|such as|cause[sd]?)\b", re.IGNORECASE)
 INTENTS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {

@@ -9,8 +9,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from followup.answering.guard import looks_like_instruction
+from followup.answering.references import ReferenceBook
 from followup.answers import AnswerSentence, Reference
-from followup.compose import ReferenceBook, looks_like_instruction
 from followup.llm import stream
 from followup.passages import Passage
 from followup.prompts import load_prompt, refusal

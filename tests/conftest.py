@@ -114,7 +114,7 @@ def answer_store(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -
 def chat_url(answer_store: Settings, embedder: Embedder) -> Iterator[str]:
     """The web chat on the answer store, launched once (127.0.0.1, a free port)."""
     import followup.chat_app as chat_app
-    from followup.ask import Engine
+    from followup.answering.engine import Engine
 
     settings = answer_store.model_copy(update={"chat_port": free_port()})
     app = chat_app.build_app(settings, Engine(settings, embedder=embedder))

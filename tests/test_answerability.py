@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from followup.answerability import Vocabulary, subject_terms
+from followup.answering.answerability import Vocabulary, subject_terms
 from followup.text import term_set
 
 CORPUS_DF = {t: 1 for t in term_set(

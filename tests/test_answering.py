@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 
 from followup.answers import Answer
-from followup.ask import Engine
-from followup.contextualize import Turn
+from followup.answering.engine import Engine
+from followup.answering.contextualize import Turn
 from followup.errors import InputError
 from followup.prompts import disclaimer, refusal
 from followup.settings import Settings
@@ -251,7 +251,7 @@ def test_other_names_of_a_drug_find_its_article(engine: Engine) -> None:
 
 
 def test_a_whole_question_with_its_own_subject_changes_topic() -> None:
-    from followup.contextualize import Turn, interpret
+    from followup.answering.contextualize import Turn, interpret
 
     gaba = [Turn("user", "Does gabapentin cause withdrawal symptoms?")]
     ms = interpret("How is multiple sclerosis diagnosed?", gaba)

@@ -16,7 +16,7 @@ from gradio_client import Client
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 import followup.chat_app as chat_app
-from followup.ask import Engine
+from followup.answering.engine import Engine
 from followup.settings import Settings
 from tests.conftest import CORPUS, ROOT, ChromaServer, free_port
 

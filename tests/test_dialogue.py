@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from followup.answerability import Vocabulary
-from followup.contextualize import Turn
-from followup.dialogue import resolve
+from followup.answering.answerability import Vocabulary
+from followup.answering.contextualize import Turn
+from followup.answering.dialogue import resolve
 from followup.synonyms import CLASSES, GROUPS
 from followup.text import term_set
 

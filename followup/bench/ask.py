@@ -137,7 +137,7 @@ def langchain_default(work: Path, name: str, sources: Sequence[str]) -> Callable
 
 
 def bench_ask(args: argparse.Namespace) -> int:
-    from followup.ask import Engine
+    from followup.answering.engine import Engine
     from followup.retriever.hybrid import HybridRetriever, Mode
     from followup.store import open_store
 

@@ -55,7 +55,7 @@ def _score(data: list[tuple[Query, list[Any]]], weights: Weights, k: int) -> flo
 
 
 def bench_tune(args: argparse.Namespace) -> int:
-    from followup.ask import Engine
+    from followup.answering.engine import Engine
     from followup.retriever.hybrid import HybridRetriever
 
     datasets = Path(args.datasets)
@@ -114,7 +114,7 @@ def load_abstention_set(path: Path) -> tuple[list[tuple[str, str]], list[str]]:
 def bench_abstain(args: argparse.Namespace) -> int:
     """Calibrate the answering gate: which thresholds refuse the unanswerable questions and
     answer the answerable ones (sample corpus, tests/data/abstention.yaml)."""
-    from followup.ask import Engine
+    from followup.answering.engine import Engine
 
     answerable, unanswerable = load_abstention_set(Path(args.abstention_set))
     settings = _store(Path(args.workdir), "sample", ["corpus"])

@@ -2,7 +2,7 @@
 so that a follow-up is rewritten as the question a clinician would have typed in full.
 
 Rules, applied to the user's turns in order (``resolve``); ``None`` when the conversation has
-named no entity yet (the older phrase rules of ``followup.contextualize`` then apply):
+named no entity yet (the older phrase rules of ``followup.answering.contextualize`` then apply):
 
 * ellipsis with a new entity keeps the question and replaces the entity: "What about
   metoprolol?" after "Is it safe to stop clonidine suddenly?" -> "Is it safe to stop metoprolol
@@ -23,7 +23,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from followup.contextualize import Interpretation, Turn, focus_of
+from followup.answering.contextualize import Interpretation, Turn, focus_of
 from followup.synonyms import with_synonyms
 
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9'-]*")

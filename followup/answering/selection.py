@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from followup.answer_type import expected, intent_cues
+from followup.answering.guard import looks_like_instruction
+from followup.answering.references import ReferenceBook
 from followup.answers import AnswerSentence, Reference
 from followup.articles import Sentence
 from followup.chunks import Chunk
@@ -61,28 +63,6 @@ def jargon(text: str) -> float:
     caps = sum(1 for w in ws if len(w) >= 2 and w.isupper()) / len(ws)
     extras = min(1.0, text.count("(") * 0.2 + len(re.findall(r"\d", text)) * 0.02)
     return min(1.0, 2.0 * long_words + 2.0 * caps + extras)
-
-
-_AI = r"(?:ai|a\.i\.|artificial intelligence|chat ?bots?|bots?|language models?|llms?|" \
-      r"ai (?:assistants?|systems?|models?|tools?)|virtual assistants?|answering systems?)"
-_INJECTION = re.compile(
-    r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instruction|prompt|article|passage|rule|"
-    r"evidence|source)s?\b|"
-    r"\b(system prompt|you are (an?|the) (ai|assistant|language model)|as an ai)\b|"
-    r"\b(respond|reply|answer) only with\b|"
-    rf"\b(?:note|message|instructions?|reminder)s?\s+(?:to|for)\s+(?:any\s+|all\s+|the\s+)?{_AI}\b|"
-    rf"\b{_AI}\s+(?:reading|processing|summari[sz]ing|answering|that reads?)\b|"
-    rf"\b(?:if|when) (?:you are|you're) an? {_AI}\b|"
-    r"\b(?:tell|inform|instruct|advise|answer|reply to)\s+the\s+user\b|"
-    r"\bwhen you(?: are|'re)? asked\b",
-    re.IGNORECASE,
-)
-
-
-def looks_like_instruction(text: str) -> bool:
-    """A sentence addressed to the answering system rather than to a reader (article text is
-    data: such a sentence is never quoted as an answer)."""
-    return bool(_INJECTION.search(text))
 
 
 def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
@@ -255,41 +235,6 @@ def _embed_sentences(
         return np.zeros(0, dtype=np.float32), np.zeros((0, len(q)), dtype=np.float32)
     matrix = np.stack([vectors[k] for k in keys])
     return matrix @ q, matrix
-
-
-class ReferenceBook:
-    """Answer references numbered in order of first use: (article, its reference number)."""
-
-    def __init__(self) -> None:
-        self._refs: dict[tuple[str, int | None], Reference] = {}
-
-    def markers(self, chunk: Chunk, source_citations: Sequence[int]) -> tuple[int, ...]:
-        """Markers for a sentence of ``chunk`` citing ``source_citations`` (none: the article)."""
-        keys: list[tuple[str, int | None]] = (
-            [(chunk.article_id, n) for n in source_citations] if source_citations
-            else [(chunk.article_id, None)]
-        )
-        out: list[int] = []
-        for key in keys:
-            if key not in self._refs:
-                ref_number = key[1]
-                self._refs[key] = Reference(
-                    n=len(self._refs) + 1,
-                    article_id=chunk.article_id,
-                    article_title=chunk.title,
-                    ref_number=ref_number,
-                    ref_text=chunk.references.get(ref_number) if ref_number is not None else None,
-                    url=chunk.url,
-                    updated=chunk.updated,
-                    review_status=chunk.review_status,
-                )
-            if self._refs[key].n not in out:
-                out.append(self._refs[key].n)
-        return tuple(out)
-
-    @property
-    def references(self) -> list[Reference]:
-        return list(self._refs.values())
 
 
 def _cite(chosen: Sequence[_Candidate], best: float) -> Composition:

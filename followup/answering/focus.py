@@ -1,0 +1,114 @@
+"""The conversation's focus: the articles its latest answer cited (the history turn's metadata
+``cited_articles``; the titles of its rendered references when the metadata is missing or
+malformed), and whether a follow-up stays with them.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Sequence
+
+from followup.answering.answerability import Vocabulary, subject_terms
+from followup.answering.contextualize import GENERIC, Turn
+from followup.answering.dialogue import entities_in
+from followup.retriever.hybrid import HybridRetriever
+from followup.store import ChunkStore
+from followup.synonyms import with_synonyms
+from followup.text import term_set
+
+FOCUS_LOOKBACK = 2  # assistant turns searched for the focus (one refused turn in between)
+MAX_FOCUS_ARTICLES = 3
+FOCUS_FIT_SHARE = 0.5  # of a turn's content words the cited articles use, for it to be about them
+FOCUS_MAX_UNKNOWN = 2  # a turn with this many words that no article uses asks of elsewhere
+_ARTICLE_TERMS_MAX = 2_000  # articles whose term sets are kept
+_GENERIC_TERMS = term_set(" ".join(GENERIC))
+# A turn read as a new question still stays with the focus when it speaks of "it", "the taper"…
+_KEEPERS = re.compile(
+    r"\b(?:it|its|they|them|this|that|these|those|the (?:taper|dose|level|combination|drug|"
+    r"med|medication|symptoms|withdrawal)|both|either)\b", re.IGNORECASE)
+
+
+def cited_titles(history: Sequence[Turn]) -> list[str]:
+    """Article titles in the references of the last assistant turn."""
+    for turn in reversed(history):
+        if turn.role == "assistant":
+            return re.findall(r"^\[\d+\] (.+?)(?: — | \(|$)", turn.content, flags=re.M)
+    return []
+
+
+class Focus:
+    """What the conversation is about, read from the store's articles (thread-safe)."""
+
+    def __init__(self, store: ChunkStore, retriever: HybridRetriever,
+                 vocabulary: Callable[[], Vocabulary]) -> None:
+        self.store = store
+        self.retriever = retriever
+        self.vocabulary = vocabulary
+        self._lock = threading.Lock()
+        self._terms: dict[tuple[str, str], frozenset[str]] = {}
+
+    def articles(self, text: str, turns: Sequence[Turn], is_followup: bool) -> list[str]:
+        """The articles a follow-up stays with: those the latest answer cited, when every
+        entity the turn names is one they discuss. A refused turn in between keeps the focus."""
+        vocab = self.vocabulary()
+        own = entities_in(text, vocab.is_entity)
+        if own and not is_followup and not _KEEPERS.search(text):
+            return []  # a question of its own (a turn naming nothing stays with the focus)
+        if sum(not vocab.known(t) for t in subject_terms(term_set(text))) >= FOCUS_MAX_UNKNOWN:
+            return []  # "How is Graves disease treated with radioactive iodine?": elsewhere
+        ids = self.cited_before(turns)
+        have = self.terms_of(ids)
+        lexicon = self.retriever.lexical().lexicon
+        for name in own:
+            named = term_set(" ".join([with_synonyms(name), *lexicon.classes(name)]))
+            if not named & have:
+                return []  # a new entity the focus does not discuss: a change of topic
+        return ids
+
+    def fits(self, text: str, turns: Sequence[Turn]) -> bool:
+        """Whether a turn that names nothing asks about the articles just cited: most of its
+        content words are theirs ("how quickly can the dependence develop?"), unlike "How is
+        multiple sclerosis diagnosed?" after gabapentin."""
+        words = subject_terms(term_set(text)) - _GENERIC_TERMS
+        if not words:
+            return True
+        have = self.terms_of(self.cited_before(turns))
+        return len(words & have) >= FOCUS_FIT_SHARE * len(words)
+
+    def cited_before(self, turns: Sequence[Turn]) -> list[str]:
+        """The articles the latest answer cited (a refused turn in between skipped)."""
+        manifest = self.store.manifest()
+        for turn in [t for t in turns if t.role == "assistant"][-FOCUS_LOOKBACK:][::-1]:
+            ids = [a for a in turn.cited if a in manifest] or self._ids_of_titles(turn.content)
+            if ids:
+                return ids[:MAX_FOCUS_ARTICLES]
+        return []
+
+    def terms_of(self, ids: Sequence[str]) -> set[str]:
+        have: set[str] = set()
+        for article_id in ids:
+            have |= self.article_terms(article_id)
+        return have
+
+    def article_terms(self, article_id: str) -> frozenset[str]:
+        """Every term of one article (all its chunks), cached per store signature."""
+        key = (self.store.signature(), article_id)
+        with self._lock:
+            cached = self._terms.get(key)
+        if cached is None:
+            have: set[str] = set()
+            for chunk in self.retriever.article_chunks(article_id):
+                ct = self.retriever.chunk_terms(chunk)
+                have |= ct.body | ct.fields
+            cached = frozenset(have)
+            with self._lock:
+                if len(self._terms) >= _ARTICLE_TERMS_MAX:
+                    self._terms.clear()
+                self._terms[key] = cached
+        return cached
+
+    def _ids_of_titles(self, rendered: str) -> list[str]:
+        by_title = {e.title: e.article_id for e in self.store.manifest().values()}
+        return [by_title[t] for t in dict.fromkeys(cited_titles([Turn("assistant", rendered)]))
+                if t in by_title]
