@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +49,17 @@ class TurnResult:
 
 # ---------------------------------------------------------------- expectations
 
+GOLD_START_CHARS = 40  # the start of a gold answer span that the answer must quote
+
+
+def gold_start_rate(results: Sequence[TurnResult], failures: Callable[[TurnResult], list[str]]
+                    ) -> float:
+    """Share of the turns expecting ``gold_start`` whose answer quotes the gold span's start."""
+    asked = [r for r in results if r.turn.expect.get("gold_start")]
+    return _mean(float(not any(f.startswith("gold_start:") for f in failures(r)))
+                 for r in asked)
+
+
 def _short(text: str, n: int = 160) -> str:
     text = normalise_space(text)
     return text if len(text) <= n else text[: n - 1] + "…"
@@ -78,6 +89,11 @@ def check_expectations(turn: Turn, answer: dict[str, Any]) -> list[str]:
         out.append("clarification: expected " + ("a clarifying question" if e["clarification"]
                                                  else "no clarifying question") + "; got: "
                    + _short(answer.get("answer", "")))
+    if e.get("gold_start") and turn.gold is not None and turn.gold.text:
+        start = normalise(turn.gold.text)[:GOLD_START_CHARS]
+        if start not in text:
+            out.append(f"gold_start: the answer does not hold the start of the gold answer "
+                       f"{start!r}")
     if "articles" in e and not set(e["articles"]) & set(cited_articles(answer)):
         out.append(f"articles: expected any of {e['articles']} among the cited articles; "
                    f"cited {cited_articles(answer)}")
@@ -313,6 +329,8 @@ def answer_metrics(results: Sequence[TurnResult], disclaimer: str) -> dict[str, 
     m["disclaimer_rate"] = _mean(
         float(disc in normalise(a.get("answer", "")) and normalise(a.get("disclaimer", "")) == disc)
         for a in (r.answer or {} for r in asked))
+    if any(r.turn.expect.get("gold_start") for r in results):
+        m["answer_gold_start"] = gold_start_rate(results, lambda r: r.failures)
     lat = [r.latency_ms for r in asked]
     m["latency_p50_ms"] = pct(lat, 0.5)
     m["latency_p95_ms"] = pct(lat, 0.95)
@@ -336,7 +354,8 @@ def phenomena(results: Sequence[TurnResult]) -> list[dict[str, Any]]:
 
 def metric_names() -> set[str]:
     """Every metric ``answer_metrics`` can report (retrieval ones only when a turn has gold)."""
-    return (set(answer_metrics([], "")) | set(_rank_metrics([], 0, "article"))
+    return (set(answer_metrics([], "")) | {"answer_gold_start"}
+            | set(_rank_metrics([], 0, "article"))
             | set(_rank_metrics([], 0, "passage")))
 
 
@@ -359,10 +378,13 @@ def answering_baseline_metrics(results: Sequence[TurnResult], b: str) -> dict[st
         cases[(r.suite, r.case)] = cases.get((r.suite, r.case), True) and passed
     refused = [any(f.startswith("abstained:") for f in r.baseline_failures[b])
                for r in results if r.turn.must_answer]
-    return {"expectation_pass_rate": _mean(float(x) for x in ok),
+    out = {"expectation_pass_rate": _mean(float(x) for x in ok),
             "followup_pass_rate": _mean(float(x) for r, x in zip(results, ok, strict=True)
                                         if r.index > 0),
             "case_pass_rate": _mean(float(v) for v in cases.values()),
             "false_refusal_rate": _mean(float(x) for x in refused),
             "abstention_recall": _mean(float(not r.baseline_failures[b]) for r in results
                                        if r.turn.must_abstain)}
+    if any(r.turn.expect.get("gold_start") for r in results):
+        out["answer_gold_start"] = gold_start_rate(results, lambda r: r.baseline_failures[b])
+    return out

@@ -527,7 +527,7 @@ SHOWN = ("expectation_pass_rate", "followup_pass_rate", "case_pass_rate",
          "passage_hit@1", "passage_hit@5", "passage_recall@5", "passage_mrr",
          "citation_validity", "citation_recall", "citation_precision",
          "unsupported_sentence_rate", "abstention_precision", "abstention_recall",
-         "false_refusal_rate", "followup_resolution", "disclaimer_rate",
+         "false_refusal_rate", "followup_resolution", "answer_gold_start", "disclaimer_rate",
          "latency_p50_ms", "latency_p95_ms")
 
 

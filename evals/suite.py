@@ -198,12 +198,12 @@ def load_suite(path: Path | str) -> Suite:
         raise SuiteError(path, "a suite has either cases or generate (not both, not neither)")
     corpus = _corpus(raw.get("corpus"), path)
     if "generate" in raw:
-        from followup.evals.generators import generate
+        from followup.evals.generators import GENERATORS, generate
 
         spec = raw["generate"]
         if not isinstance(spec, dict) or "from" not in spec:
-            raise SuiteError(path, "generate must be a mapping with from: pubmedqa | covidqa | "
-                                   "medquad-chains")
+            raise SuiteError(path, "generate must be a mapping with from: "
+                                   + " | ".join(GENERATORS))
         _check_keys(spec, GENERATE_KEYS, path, where="generate: ")
         source = spec.get("path")
         if source is None:

@@ -17,7 +17,7 @@ TURN_KEYS = {"ask", "expect", "gold"}
 GOLD_KEYS = {"article", "span", "text"}
 LIST_EXPECTS = {"articles", "contains", "contains_any", "not_contains", "retrieved_articles",
                 "passages_contain", "standalone_contains"}
-EXPECT_KEYS = LIST_EXPECTS | {"citations_min", "abstain", "clarification"}
+EXPECT_KEYS = LIST_EXPECTS | {"citations_min", "abstain", "clarification", "gold_start"}
 GENERATE_KEYS = {"from", "path", "limit", "seed", "followups"}
 AUDIENCES = ("clinician", "patient")
 TOP_PASSAGES = 5  # retrieved_articles and passages_contain look at the top 5 passages
