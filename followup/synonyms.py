@@ -20,7 +20,7 @@ GROUPS: tuple[tuple[str, ...], ...] = (
     ("meperidine", "pethidine"),
     ("rifampin", "rifampicin"),
     ("cyclosporine", "ciclosporin"),
-    ("levothyroxine", "thyroxine", "T4"),
+    ("levothyroxine", "thyroxine"),  # not "T4": a lab test, a spinal level
     ("nitroglycerin", "glyceryl trinitrate", "GTN"),
     ("trimethoprim-sulfamethoxazole", "co-trimoxazole", "cotrimoxazole", "TMP-SMX"),
     ("leucovorin", "folinic acid"),

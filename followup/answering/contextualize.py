@@ -37,6 +37,8 @@ GENERIC = frozenset(
     other tell information info research studies study clinical trials trial genetic changes
     related related to type types expect patients patient people person adults adult""".split()
 )
+MAX_TOPIC_WORDS = 8  # a longer "focus" is the leftover words of a long question, not a topic
+MAX_TITLE_SUBJECT_WORDS = 4
 _PRONOUN = re.compile(
     r"\b(it|its|it's|they|them|their|theirs|this|these|those|that one|the drug|the medication|"
     r"the condition|the disease|this drug|this condition|the same)\b",
@@ -103,6 +105,19 @@ def focus_of(question: str) -> str:
     return " ".join(_content_words(q))
 
 
+def title_subject(title: str) -> str:
+    """What an article's question-title is about: "How is alcohol withdrawal recognized and
+    managed?" -> "alcohol withdrawal"; "What happens when clonidine or a beta-blocker is
+    stopped abruptly?" -> "clonidine"."""
+    t = re.sub(r"^\s*(?:what|how|when|why|which|who)\s+(?:happens\s+when|is|are|should|can|do|"
+               r"does|causes)?\s*", "", title, flags=re.IGNORECASE)
+    t = re.sub(r"^\s*(?:is|are|can|does|do|should)\s+", "", t, flags=re.IGNORECASE)
+    t = re.split(r"\s+(?:and|or|be|is|are|in|when|after|with|for|to)\b|[,?:;(]", t,
+                 flags=re.IGNORECASE)[0]
+    words = [w for w in t.split() if not (len(w) >= 5 and w.lower().endswith("ed"))]
+    return " ".join(words[:MAX_TITLE_SUBJECT_WORDS])
+
+
 _AUX = r"(?:is|are|was|were|can|could|does|do|did|should|will|would|has|have|must)"
 _QUESTION_START = re.compile(  # a whole question: "How is …", "Is …" (not "What dose for …")
     rf"^\s*(?:(?:what|how|who|when|why|which|where)\s+{_AUX}|{_AUX})\b", re.IGNORECASE)
@@ -138,6 +153,9 @@ def _step(question: str, prev: str | None, prev_focus: str | None,
           cited_titles: Sequence[str]) -> Interpretation:
     q = " ".join(question.split())
     topic = prev_focus or (cited_titles[0] if cited_titles else None)
+    if prev_focus and len(prev_focus.split()) > MAX_TOPIC_WORDS and cited_titles:
+        # "62yo drinking fifth day wants quit mild sx": not a topic; the cited article's is
+        topic = title_subject(cited_titles[0]) or topic
     if prev is None or not topic:
         return Interpretation(q, False, None, focus_of(q) or q)
     m = _ELLIPSIS.match(q)
