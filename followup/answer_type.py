@@ -62,9 +62,10 @@ INTENTS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
         ("presentation", r"\b(?:symptoms?|sx|signs?|look\s+(?:out\s+)?for|watch\s+for|"
                          r"present\w*|features?|what\s+does\s+\w+\s+cause)\b", _SYMPTOM_CUES),
         ("management", r"\b(?:treat\w*|tx|manag\w*|mgmt|next\s+step|what\s+(?:do|should|can)\s+"
-                       r"(?:i|we)\s+do|bring\s+\w+\s+down|what\s+then)\b",
+                       r"(?:i|we)\s+do|what\s+(?:should|must|can)\s+be\s+done|what\s+to\s+do|"
+                       r"bring\s+\w+\s+down|what\s+then)\b",
          re.compile(r"\b(?:treat\w*|give|giv\w*|manage\w*|restor\w*|restart\w*|reinstat\w*|"
-                    r"first-line|consider|use|start)\b", re.IGNORECASE)),
+                    r"first-line|consider|stop\w*|discontinu\w*|switch\w*)\b", re.IGNORECASE)),
         ("monitoring", r"\b(?:monitor\w*|check\w*|recheck\w*|labs?|follow[- ]?up)\b",
          re.compile(r"\b(?:monitor\w*|check\w*|measur\w*|recheck\w*|every\s+\d+)\b",
                     re.IGNORECASE)),

@@ -94,6 +94,13 @@ def with_synonyms(question: str) -> str:
     return out
 
 
+def main_name(name: str) -> str:
+    """The main name of the synonyms group ``name`` belongs to ("Bactrim" ->
+    "trimethoprim-sulfamethoxazole"), else ``name``."""
+    key = name.casefold()
+    return next((g[0] for g in GROUPS if any(n.casefold() == key for n in g)), name)
+
+
 @cache
 def _mention(name: str) -> re.Pattern[str]:
     """A name as a word of its own, plural allowed ("NSAID", "NSAIDs"), any case."""

@@ -25,7 +25,7 @@ from followup.answering.dialogue import entities_in
 from followup.passages import Passage
 from followup.retriever.hybrid import HybridRetriever
 from followup.settings import Settings
-from followup.synonyms import CLASSES, concepts
+from followup.synonyms import CLASSES, concepts, main_name
 from followup.text import STOPWORDS, stem, term_set
 
 _RAW_FILLER = (
@@ -174,15 +174,22 @@ class Gate:
         preferred = [p for p, cov in scored
                      if (cov >= s.prefer_min_coverage and p.dense >= s.prefer_min_dense)
                      or p.dense >= s.prefer_strong_dense]
-        return preferred or [p for p, cov in scored
-                             if (cov >= s.answer_min_coverage and p.dense >= s.answer_min_dense)
-                             or p.dense >= s.answer_strong_dense
-                             or (p.dense >= s.answer_close_dense
-                                 and cov >= s.answer_close_coverage and known_words
-                                 and self.about(p, weights, groups, names))
-                             or (names and p.dense >= s.answer_entity_dense
-                                 and cov >= s.answer_entity_coverage
-                                 and self.speaks_of(p, names))]
+        passing = [p for p, cov in scored
+                   if (cov >= s.answer_min_coverage and p.dense >= s.answer_min_dense)
+                   or p.dense >= s.answer_strong_dense
+                   or (p.dense >= s.answer_close_dense
+                       and cov >= s.answer_close_coverage and known_words
+                       and self.about(p, weights, groups, names))
+                   or (names and p.dense >= s.answer_entity_dense
+                       and cov >= s.answer_entity_coverage
+                       and self.speaks_of(p, names))]
+        if not preferred:
+            return passing
+        # the preferred passages' articles may answer from their other passing passages too
+        articles = {p.chunk.article_id for p in preferred}
+        chosen = {p.chunk.id for p in preferred}
+        return preferred + [p for p in passing
+                            if p.chunk.article_id in articles and p.chunk.id not in chosen]
 
     def with_focus(self, answering: list[Passage], search: str, text: str,
                    focus: Sequence[str]) -> list[Passage]:
@@ -229,10 +236,14 @@ class Gate:
         return [alts for alts in out if alts]
 
     def kind_of(self, name: str) -> list[str]:
-        """The classes of a drug: the synonyms table's and the corpus's lexicon's."""
-        key = name.casefold()
-        return ([CLASSES[key]] if key in CLASSES else []) + self.retriever.lexical(
-            ).lexicon.classes(name)
+        """The classes of a drug (or of the main name of its synonyms: "Bactrim" ->
+        trimethoprim-sulfamethoxazole): the synonyms table's and the corpus's lexicon's."""
+        lexicon = self.retriever.lexical().lexicon
+        out: list[str] = []
+        for n in (name, main_name(name)):
+            key = n.casefold()
+            out += ([CLASSES[key]] if key in CLASSES else []) + lexicon.classes(n)
+        return list(dict.fromkeys(out))
 
     def with_classes(self, question: str) -> str:
         """The question with a drug's class from the corpus's lexicon after its first mention
