@@ -52,6 +52,18 @@ _SAME_MEANING = 0.8  # two sentences this close (cosine) say the same thing
 _SAME_FACT = 0.65  # ... or this close when they also give the same numbers ("4,000 mg in 24 h")
 _INTENT_BONUS = 0.3  # a sentence with the cue words of what the question asks (its intent)
 _PRESCORE_FLOOR = 0.5  # a sentence below this share of the best lexical pre-score is not embedded
+_POOL_SHARE = 0.5  # passages scoring below this share of the best are not read
+_PRESCORE_RETRIEVAL = 0.3  # the passage's retrieval score in a sentence's lexical pre-score
+# A sentence's score: its cosine to the question, its (IDF-weighted) words, its section's
+# words, its passage's retrieval score; a sentence of the article's direct answer a little more;
+# plain wording for patients.
+W_DENSE, W_LEXICAL, W_SECTION, W_PASSAGE = 0.5, 0.35, 0.1, 0.15
+ANSWER_KIND_BONUS = 0.03
+PATIENT_JARGON_COST = 0.12
+_KEEP_SHARE = 0.75  # a further sentence within this share of the best one's score is kept
+_WORDLESS_MIN_DENSE = 0.45  # a sentence sharing no word with the question needs this cosine
+_SAME_WORDS = 0.6  # word overlap (Jaccard) at which two sentences say the same
+_SAME_MEANING_WORDS = 0.35  # ... and the overlap that, with _SAME_MEANING, makes a duplicate
 
 
 def jargon(text: str) -> float:
@@ -102,7 +114,7 @@ def compose_extractive(
     if not passages:
         return Composition([], [], 0.0)
     top = passages[0].score or 1.0
-    pool = [p for p in passages[:passages_used] if p.score >= 0.5 * top]
+    pool = [p for p in passages[:passages_used] if p.score >= _POOL_SHARE * top]
     wanted = expected(question)
     cues = intent_cues(intent_of or question)
     q_terms = list(dict.fromkeys(terms(question)))
@@ -131,7 +143,8 @@ def compose_extractive(
                 lex += _TYPED_BONUS
             if cues and any(cue.search(s.text) for cue in cues):
                 lex += _INTENT_BONUS
-            scored.append((lex + 0.3 * p.score / top, rank, p, s, lex, field_lex, st))
+            scored.append((lex + _PRESCORE_RETRIEVAL * p.score / top, rank, p, s, lex,
+                           field_lex, st))
     if not scored:
         return Composition([], [], 0.0)
     scored.sort(key=lambda x: x[0], reverse=True)
@@ -142,11 +155,12 @@ def compose_extractive(
                                       question_vector, vector_cache)
     cands: list[_Candidate] = []
     for (_, rank, p, s, lex, field_lex, st), d, vec in zip(scored, dense, vectors, strict=True):
-        score = 0.5 * float(d) + 0.35 * lex + 0.1 * field_lex + 0.15 * (p.score / top)
+        score = (W_DENSE * float(d) + W_LEXICAL * lex + W_SECTION * field_lex
+                 + W_PASSAGE * (p.score / top))
         if p.chunk.kind == "answer":
-            score += 0.03
+            score += ANSWER_KIND_BONUS
         if audience == "patient":
-            score -= 0.12 * jargon(s.text)
+            score -= PATIENT_JARGON_COST * jargon(s.text)
         cands.append(_Candidate(rank, p, s, score, float(d), lex, st, vec))
     cands.sort(key=lambda c: c.score, reverse=True)
     best = cands[0]
@@ -156,12 +170,12 @@ def compose_extractive(
     for c in cands:
         if len(chosen) >= limit:
             break
-        if chosen and c.score < 0.75 * best.score:
+        if chosen and c.score < _KEEP_SHARE * best.score:
             break
-        if c.lexical == 0 and c.dense < 0.45:
+        if c.lexical == 0 and c.dense < _WORDLESS_MIN_DENSE:
             continue
         ts = c.terms
-        if any(_jaccard(ts, other) >= 0.6 for other in seen_terms):
+        if any(_jaccard(ts, other) >= _SAME_WORDS for other in seen_terms):
             continue
         if any(_same_statement(c, other) for other in chosen):
             continue
@@ -202,7 +216,7 @@ def _same_statement(a: _Candidate, b: _Candidate) -> bool:
     words in common, or fairly close with the same quantities. Sentences on one topic that
     say different things are both kept."""
     cos = float(a.vector @ b.vector)
-    if cos >= _SAME_MEANING and _jaccard(a.terms, b.terms) >= 0.35:
+    if cos >= _SAME_MEANING and _jaccard(a.terms, b.terms) >= _SAME_MEANING_WORDS:
         return True
     na, nb = figures(a.sentence.text), figures(b.sentence.text)
     return cos >= _SAME_FACT and bool(na) and bool(nb) and (na <= nb or nb <= na)
