@@ -82,13 +82,14 @@ class Answer:
     unsupported_removed: int = 0
     not_covered: list[str] = field(default_factory=list)  # words naming what no article covers
     clarification: str | None = None  # a question back, when the follow-up is ambiguous
+    uncovered: str | None = None  # what the refusal says is not covered, when it can say
 
     def body_markdown(self) -> str:
         """The answer's text with its [n] markers (no references, no disclaimer)."""
         if self.clarification:
             return self.clarification
         if self.abstained:
-            return self.refusal or ""
+            return "\n\n".join(x for x in (self.refusal, self.uncovered) if x)
         paras: list[list[str]] = []
         last_group: tuple[str, str] | None = None
         for s in self.sentences:
@@ -148,6 +149,7 @@ class Answer:
             "unsupported_removed": self.unsupported_removed,
             "not_covered": self.not_covered,
             "clarification": bool(self.clarification),
+            "uncovered": self.uncovered,
             "cited_articles": self.cited_articles(),
             "metadata": {"cited_articles": self.cited_articles()},  # for the history turn
         }

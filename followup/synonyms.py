@@ -147,3 +147,18 @@ POPULATIONS: dict[str, re.Pattern[str]] = {
 def populations(text: str) -> set[str]:
     """The groups of patients that ``text`` speaks of (see POPULATIONS)."""
     return {name for name, pattern in POPULATIONS.items() if pattern.search(text)}
+
+
+_LEAD_IN = (r"(?:,?\s*(?:in|for|during|if|when|while|with|at|on)\s+(?:(?:a|an|the|she|he|they|"
+            r"she's|he's|they're|i'm|her|his|my|is|are|was|pt|patient|patients)\s+){0,3})?")
+_TRAILING_VALUE = r"(?:\s*(?:of|is|at|<|>|below|under|=)?\s*\d+(?:\.\d+)?(?:\s*ml/min\S*)?)?"
+
+
+def without_modifiers(question: str) -> str:
+    """The question without the groups of patients it names ("… taper in pregnancy?" -> "…
+    taper?"): the general question a refusal about that group can suggest."""
+    out = question
+    for pattern in POPULATIONS.values():
+        out = re.sub(_LEAD_IN + pattern.pattern + _TRAILING_VALUE, "", out, flags=re.IGNORECASE)
+    out = " ".join(out.split()).rstrip(" ,.?")
+    return f"{out}?" if out else ""

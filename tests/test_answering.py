@@ -411,3 +411,16 @@ def test_instructions_and_other_languages_are_refused(engine: Engine, question: 
     a = engine.ask(question)
     assert a.abstained and a.notices
     _check_grounded(a)
+
+
+def test_a_modifier_no_passage_addresses_is_refused_saying_what(engine: Engine) -> None:
+    """'… in pregnancy' is not answered from evidence about other patients: the refusal says
+    what is not covered and suggests the general question."""
+    a = engine.ask("How should opioids be tapered in pregnancy?")
+    _check_grounded(a)
+    assert a.abstained
+    assert a.uncovered is not None and "pregnancy" in a.uncovered
+    assert a.uncovered in a.markdown()
+    assert "How should opioids be tapered?" in a.suggestions
+    b = engine.ask("Can I take melatonin with clonidine?")
+    assert b.abstained and b.uncovered == "The articles do not cover melatonin."

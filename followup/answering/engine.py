@@ -38,12 +38,20 @@ from followup.prompts import disclaimer, fixed_text, load_prompt, refusal
 from followup.retriever.hybrid import HybridRetriever
 from followup.settings import Settings
 from followup.store import ChunkStore, open_store
-from followup.synonyms import CLASSES, GROUPS, POPULATIONS, populations, with_synonyms
+from followup.synonyms import (
+    CLASSES,
+    GROUPS,
+    POPULATIONS,
+    populations,
+    with_synonyms,
+    without_modifiers,
+)
 from followup.text import term_set
 
 AUDIENCES = ("clinician", "patient")
 _SENTENCE_VECTORS_MAX = 20_000  # ~30 MB of 384-float vectors
 _SECTIONS_MAX = 2_000  # articles whose section lists are kept
+MAX_SUBJECT_WORDS = 4  # a focus this short names the subject in "not covered" refusals
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 # Terminal escape sequences (colour, cursor, window title) go whole, not just their ESC byte.
 _ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]")
@@ -294,9 +302,16 @@ class Engine:
             answer.sentences, answer.references = comp.sentences, comp.references
             answer.abstained = False
         elif comp.sentences:
-            answer.notices.append("the passages found do not speak of "
-                                  f"{', '.join(sorted(asked_about))}: not answered from "
-                                  "evidence about other patients")
+            groups = ", ".join(sorted(asked_about - populations(
+                " ".join(x.text for x in comp.sentences))))
+            answer.notices.append(f"the passages found do not speak of {groups}: not answered "
+                                  "from evidence about other patients")
+            subject = interp.focus if len(interp.focus.split()) <= MAX_SUBJECT_WORDS else ""
+            answer.uncovered = load_prompt("not_covered").render(
+                what=f"{subject} for {groups}" if subject else f"this question for {groups}")
+            general = without_modifiers(interp.standalone)
+            if general and general != interp.standalone:
+                answer.suggestions = [general]
 
     def _finish(self, answer: Answer, turns: Sequence[Turn],
                 on_token: Callable[[str], None] | None, streamed: bool) -> None:
@@ -304,8 +319,12 @@ class Engine:
         streamed it."""
         if answer.abstained:
             answer.refusal = refusal()
+            if answer.not_covered and not answer.uncovered:
+                answer.uncovered = load_prompt("not_covered").render(
+                    what=", ".join(answer.not_covered))
             answer.closest_articles = _closest(answer.passages)
-            answer.suggestions = list(dict.fromkeys(a["title"] for a in answer.closest_articles))
+            answer.suggestions = list(dict.fromkeys(
+                [*answer.suggestions, *(a["title"] for a in answer.closest_articles)]))
         else:
             if answer.audience == "patient":
                 answer.patient_note = fixed_text("patient_note")
