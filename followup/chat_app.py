@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import followup  # noqa: F401  (offline and no-telemetry switches first)
-from followup.answering.engine import Engine
 from followup.answering.contextualize import Turn
+from followup.answering.engine import Engine
 from followup.errors import FollowupError, InputError, StoreError, StoreMissingError
 from followup.render import CLICK_JS, CSS, conversation_markdown, render_conversation
 from followup.settings import Settings, load_settings

@@ -227,8 +227,8 @@ def _print_answer(answer: Any) -> None:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from followup.answering.engine import Engine, parse_history
     from followup.answering.contextualize import Turn
+    from followup.answering.engine import Engine, parse_history
 
     if not args.interactive and not args.question:
         raise UsageError("give a question, e.g. followup ask \"Can withdrawal cause muscle "

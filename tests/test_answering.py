@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from followup.answers import Answer
-from followup.answering.engine import Engine
 from followup.answering.contextualize import Turn
+from followup.answering.engine import Engine
+from followup.answers import Answer
 from followup.errors import InputError
 from followup.prompts import disclaimer, refusal
 from followup.settings import Settings

@@ -20,8 +20,8 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import Field
 
-from followup.answering.engine import Engine
 from followup.answering.contextualize import Turn
+from followup.answering.engine import Engine
 from followup.prompts import PromptError, load_prompt, placeholders, refusal
 from followup.settings import Settings
 from tests.conftest import ROOT
