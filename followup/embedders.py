@@ -105,7 +105,7 @@ class SentenceTransformerEmbedder:
         """
         # under the lock too: the fast tokenizer sets its truncation and padding on every call,
         # and a call racing encode() in another thread gets rows of the wrong lengths
-        if True:
+        with self._lock:
             tok = self._model.tokenizer(list(texts), truncation=True,
                                         max_length=self._model.max_seq_length)
         lengths = [len(ids) for ids in tok["input_ids"]]
