@@ -311,8 +311,8 @@ def _cached_graph(folder: Path, model_id: str, recipe: int, source: dict[str, st
 
     ``make(tmp)`` writes and checks a new graph at ``tmp`` (in ``folder``) and returns what to
     note in the manifest; the graph then replaces the old one by a rename, and its manifest
-    (sha256, size, source) is written the same way. A
-    damaged graph is reported in the log and never loaded.
+    (sha256, size, source) is written the same way. A damaged graph is reported in the log and
+    never loaded.
     """
     try:
         with _EXPORT_LOCK, _folder_lock(folder):
