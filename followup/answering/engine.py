@@ -296,7 +296,9 @@ class Engine:
             question_vector=self.retriever.query_vector(interp.standalone),
             sentence_terms=lambda c: self.retriever.chunk_terms(c).sentences,
             vector_cache=self._sentence_vectors, emphasis=_emphasis(text, interp),
-            about=[POPULATIONS[name] for name in sorted(asked_about)], intent_of=text)
+            about=[POPULATIONS[name] for name in sorted(asked_about)], intent_of=text,
+            turn_vector=(self.retriever.query_vector(text) if interp.is_followup
+                         and text != interp.standalone else None))
         if comp.sentences and not asked_about - populations(
                 " ".join(x.text for x in comp.sentences)):
             answer.sentences, answer.references = comp.sentences, comp.references

@@ -58,6 +58,7 @@ _PRESCORE_RETRIEVAL = 0.3  # the passage's retrieval score in a sentence's lexic
 # words, its passage's retrieval score; a sentence of the article's direct answer a little more;
 # plain wording for patients.
 W_DENSE, W_LEXICAL, W_SECTION, W_PASSAGE = 0.5, 0.35, 0.1, 0.15
+W_TURN = 0.3  # of a follow-up's sentence cosine: to the turn as typed (the rest: standalone)
 ANSWER_KIND_BONUS = 0.03
 PATIENT_JARGON_COST = 0.12
 _KEEP_SHARE = 0.75  # a further sentence within this share of the best one's score is kept
@@ -97,6 +98,7 @@ def compose_extractive(
     emphasis: frozenset[str] = frozenset(),
     about: Sequence[re.Pattern[str]] = (),
     intent_of: str = "",
+    turn_vector: np.ndarray | None = None,
 ) -> Composition:
     """Pick and cite sentences; empty ``sentences`` when none is relevant enough.
 
@@ -110,6 +112,8 @@ def compose_extractive(
         about: the groups of patients the question asks about (``synonyms.POPULATIONS``): a
             sentence that speaks of them is preferred.
         intent_of: the text whose intents count (the turn as typed); the question by default.
+        turn_vector: a follow-up's own embedding (the turn as typed): a sentence's cosine to
+            it counts W_TURN of its cosine.
     """
     if not passages:
         return Composition([], [], 0.0)
@@ -153,6 +157,8 @@ def compose_extractive(
     scored = [x for i, x in enumerate(scored[:max_embedded]) if i < 3 or x[0] >= floor]
     dense, vectors = _embed_sentences(question, [(x[2].chunk, x[3]) for x in scored], embedder,
                                       question_vector, vector_cache)
+    if turn_vector is not None:  # a follow-up: what the turn itself asks weighs as much
+        dense = (1 - W_TURN) * dense + W_TURN * (vectors @ turn_vector)
     cands: list[_Candidate] = []
     for (_, rank, p, s, lex, field_lex, st), d, vec in zip(scored, dense, vectors, strict=True):
         score = (W_DENSE * float(d) + W_LEXICAL * lex + W_SECTION * field_lex
