@@ -73,7 +73,7 @@ INTENTS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
          re.compile(r"\b(?:harm\w*|serious|cause[sd]?|can\s+lead|death|fatal|suicid\w*|"
                     r"toxicity)\b", re.IGNORECASE)),
         ("risk", r"\b(?:at\s+risk|risk\s+factors?|more\s+likely|susceptible|who\s+gets|"
-                 r"(?:higher|more|bigger)\s+risk|riskier)\b",
+                 r"(?:higher|more|bigger)\s+risk|riskier|worse|more\s+at\s+risk)\b",
          re.compile(r"\b(?:risk\w*|susceptible|more\s+likely|higher|increase[sd]?|factors?)\b",
                     re.IGNORECASE)),
         ("mechanism", r"\b(?:why|mechanism|how\s+does\s+\w+\s+work)\b",
