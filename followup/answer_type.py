@@ -57,6 +57,11 @@ INTENTS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
         ("timing", r"\b(?:how\s+(?:long|soon|quickly|fast)|when\s+(?:does|do|will|should|can|is|"
                    r"are|to)|onset|how many (?:days|weeks|hours))\b", DURATION),
         ("frequency", r"\bhow\s+(?:often|frequently)\b", FREQUENCY),
+        ("number", r"\b(?:how\s+many|how\s+common|number\s+of|what\s+(?:is|was|were|are)\s+the\s+"
+                   r"(?:size|age|rate|percentage|proportion|average|median|mean|length|"
+                   r"incidence|prevalence|risk)|what\s+percentage)\b",
+         re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|half|third|"
+                    r"quarter)\b", re.IGNORECASE)),
         ("dose", r"\b(?:how\s+much|doses?|dosing|dosage|max|maximum|mg|mcg|titrat\w*|"
                  r"starting|cut|reduce|reduction)\b", QUANTITY),
         ("presentation", r"\b(?:symptoms?|sx|signs?|look\s+(?:out\s+)?for|watch\s+for|"
