@@ -424,3 +424,14 @@ def test_a_modifier_no_passage_addresses_is_refused_saying_what(engine: Engine) 
     assert "How should opioids be tapered?" in a.suggestions
     b = engine.ask("Can I take melatonin with clonidine?")
     assert b.abstained and b.uncovered == "The articles do not cover melatonin."
+
+
+def test_a_200_turn_history_is_answered_with_the_focus(engine: Engine) -> None:
+    """The longest history accepted (200 turns) is read in one pass (24 ms here against 22 ms
+    for 20 turns: a figure, not asserted): the answer still takes the conversation's focus."""
+    first = engine.ask("Is it safe to stop clonidine suddenly?")
+    pair = [Turn("user", first.question),
+            Turn("assistant", first.markdown(), tuple(first.cited_articles()))]
+    history = pair * 100
+    a = engine.ask("what sx does it cause?", history)
+    assert "clonidine" in a.standalone_question and not a.abstained
