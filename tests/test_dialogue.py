@@ -41,11 +41,10 @@ def _last(turns: list[str]) -> str | None:
     # a co-medication joins the focus; "the combination" names them
     (["Are NSAIDs OK in CKD?", "He's also on ramipril and furosemide. Does that matter?"],
      "He's also on ramipril and furosemide. Does that matter with NSAIDs?"),
-    # a new drug of the class asked about keeps the previous question whole
+    # a new drug of the class asked about takes the class's place
     (["Should proton pump inhibitors be avoided in patients taking clopidogrel?",
       "What about pantoprazole?"],
-     "Should proton pump inhibitors be avoided in patients taking clopidogrel — what about "
-     "pantoprazole?"),
+     "Should pantoprazole be avoided in patients taking clopidogrel?"),
     # a pronoun takes the phrase the entity was named in
     (["What are the typical symptoms of SSRI discontinuation syndrome?",
       "How long do they last?"], "How long do SSRI discontinuation syndrome last?"),

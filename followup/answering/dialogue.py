@@ -157,6 +157,13 @@ def _attach(q: str, name: str) -> str:
     return f"{q.rstrip(' ?.!')} {prep} {name}?"
 
 
+def _replace_kind(prev: str, kind: str, name: str) -> str:
+    """"Should proton pump inhibitors be avoided …?" + pantoprazole -> "Should pantoprazole be
+    avoided …?" (the class, singular or plural, with its article)."""
+    pattern = rf"\b(?:(?:a|an|the)\s+)?{re.escape(kind)}s?(?![\w-])"
+    return re.sub(pattern, name, prev, count=1, flags=re.IGNORECASE)
+
+
 def _after_with(x: str, prev: str, in_prev: Sequence[str]) -> str | None:
     """"And with diltiazem?" after "… simvastatin dose with amlodipine?": the entity after the
     same preposition is the one replaced."""
@@ -259,6 +266,9 @@ def _step(q: str, state: _State, is_entity: Callable[[str], bool],
                     rf"(?<![\w-]){re.escape(target)}(?![\w-])", prev, re.IGNORECASE):
                 rest = [e for e in state.focus if e.casefold() != target.casefold()]
                 return done(_replace_word(prev, target, own[0]), [*own, *rest], True)
+            if just_the_entity and same_kind:  # "… proton pump inhibitors …" -> pantoprazole
+                return done(_replace_kind(prev, _ARTICLES.sub("", kind), own[0]),
+                            [*own, *state.focus], True)
             return done(f"{prev.rstrip(' ?.')} — what about {x}", [*own, *state.focus], True)
         if two:
             return done(f"{prev.rstrip(' ?.')} {_name_two(x, candidates)}", candidates[:2],
