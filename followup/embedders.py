@@ -630,7 +630,7 @@ _FACTORIES: dict[str, Callable[[Settings], Embedder]] = {
     "minilm-onnx": _minilm_onnx,
     "minilm-onnx-int8": _minilm_onnx_int8,
 }
-# Ids kept for older settings: "minilm" is the default runtime.
+# Ids kept for older settings: "minilm" was the torch runtime, the default before minilm-onnx.
 _ALIASES = {"minilm": "minilm-torch"}
 # What each id is, known without loading it: the store's fingerprint is checked before a model
 # is loaded, so an unchanged re-ingest never pays for the model. The runtime is part of the
@@ -648,6 +648,11 @@ def _resolve(name: str) -> str:
     if canonical not in _FACTORIES:
         raise UsageError(f"unknown embedder {name!r}; choose one of {', '.join(MODELS)}")
     return canonical
+
+
+def uses_torch(settings: Settings) -> bool:
+    """Whether the configured embedder runs on torch (its thread count is then set)."""
+    return not _resolve(settings.embedder).startswith("minilm-onnx")
 
 
 def describe_embedder(settings: Settings) -> tuple[str, int]:

@@ -40,7 +40,11 @@ class Settings(BaseSettings):
         description="Chroma collection name.",
     )
     embedder: str = Field(
-        default="minilm", description="Embedding model id, resolved by followup.embedders."
+        default="minilm-onnx",
+        description="Embedding model id, resolved by followup.embedders: minilm-onnx (the "
+        "shipped all-MiniLM-L6-v2 exported to an fp32 ONNX graph, run by onnxruntime; the same "
+        "vectors as torch, about 1.6-3x faster here), minilm-torch (sentence-transformers on "
+        "torch; 'minilm' is its older name) or minilm-onnx-int8.",
     )
     embed_batch_size: int = Field(
         default=64, ge=1, le=1024, description="Texts per embedding call."

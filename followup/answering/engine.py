@@ -29,7 +29,7 @@ from followup.answering.dialogue import resolve
 from followup.answering.focus import Focus, cited_titles
 from followup.answering.selection import compose_extractive
 from followup.answers import Answer
-from followup.embedders import Embedder, get_embedder
+from followup.embedders import Embedder, get_embedder, uses_torch
 from followup.errors import InputError
 from followup.generate import compose_generative
 from followup.llm import LLMError, complete, get_chat_model, iter_tokens
@@ -151,9 +151,10 @@ class Engine:
 
     def __init__(self, settings: Settings, *, store: ChunkStore | None = None,
                  embedder: Embedder | None = None, chat_model: Any = None) -> None:
-        import torch
+        if uses_torch(settings):  # onnxruntime sessions take their threads from the settings
+            import torch
 
-        torch.set_num_threads(settings.query_threads)
+            torch.set_num_threads(settings.query_threads)
         self.settings = settings
         self.store = store or open_store(settings)
         self.embedder = embedder or get_embedder(settings)
