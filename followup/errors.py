@@ -67,6 +67,10 @@ class StoreUnavailableError(StoreError):
         self.url = url
 
 
+class StoreBusyError(StoreError):
+    """Another ingest holds the store's writer lock."""
+
+
 class StoreMissingError(StoreError):
     """There is no index yet."""
 

@@ -24,7 +24,7 @@ from followup.errors import ArticleError, NothingToIngest
 from followup.importers import read_sources
 from followup.retriever.hybrid import ensure_lexical_index
 from followup.settings import Settings
-from followup.store import ManifestEntry, commit_rebuild, open_store
+from followup.store import ManifestEntry, commit_rebuild, open_store, writer_lock
 
 
 @dataclass
@@ -85,7 +85,18 @@ def ingest(
     Raises:
         UsageError: a path does not exist or the format is unknown.
         StoreError: the store cannot be opened (server down, fingerprint mismatch).
+        StoreBusyError: another ingest into the store held its writer lock past
+            ``settings.ingest_wait_s``.
     """
+    with writer_lock(settings, on_wait=lambda msg: print(f"ingest: {msg}", file=sys.stderr,
+                                                        flush=True)):
+        return _ingest(paths, settings, fmt=fmt, rebuild=rebuild, prune=prune,
+                       embedder=embedder, on_batch=on_batch)
+
+
+def _ingest(paths: Sequence[str | Path], settings: Settings, *, fmt: str, rebuild: bool,
+            prune: bool, embedder: Embedder | None, on_batch: Callable[[int], None] | None
+            ) -> IngestReport:
     t0 = time.perf_counter()
     report = IngestReport(store=settings.describe_store())
     scan = read_sources(paths, settings, fmt)

@@ -46,6 +46,14 @@ class Settings(BaseSettings):
         "vectors as torch, about 1.6-3x faster here), minilm-torch (sentence-transformers on "
         "torch; 'minilm' is its older name) or minilm-onnx-int8.",
     )
+    ingest_wait_s: float = Field(
+        default=600.0, ge=0.0,
+        description="How long an ingest waits for another ingest into the same store (the "
+        "writer lock) before it stops with an error; nothing is written meanwhile.")
+    store_refresh_s: float = Field(
+        default=5.0, ge=0.0,
+        description="A running chat or API re-reads the store's manifest at most this often, "
+        "so an ingest (into a Chroma server too) is answered from without a restart.")
     embed_batch_size: int = Field(
         default=64, ge=1, le=1024, description="Texts per embedding call."
     )

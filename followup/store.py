@@ -14,10 +14,13 @@ deletes the strays.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -29,6 +32,7 @@ from followup.chunks import CHUNKER_VERSION, Chunk, chunk_id
 from followup.embedders import describe_embedder
 from followup.errors import (
     FingerprintMismatchError,
+    StoreBusyError,
     StoreError,
     StoreMissingError,
     StoreUnavailableError,
@@ -467,3 +471,49 @@ def commit_rebuild(store: ChunkStore) -> ChunkStore:
     store._chunks.modify(name=live_chunks)
     store._manifest.modify(name=live_manifest)
     return open_store(settings)
+
+
+_LOCK_POLL_S = 0.5
+
+
+def lock_path(settings: Settings) -> Path:
+    """The writer lock of the configured store (a file in the local store folder; for a
+    Chroma server, named after the server and collection)."""
+    if not settings.chroma_url:
+        return settings.store_dir / f".ingest-{settings.collection}.lock"
+    server = hashlib.sha256(settings.chroma_url.encode()).hexdigest()[:12]
+    return settings.store_dir / f".ingest-{settings.collection}-server-{server}.lock"
+
+
+@contextlib.contextmanager
+def writer_lock(settings: Settings, wait_s: float | None = None,
+                on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Hold the store's writer lock: a second ingest into the same store (from this machine)
+    waits up to ``wait_s`` (default ``settings.ingest_wait_s``), then fails with StoreBusyError;
+    it never writes beside the first. The lock goes with the process if it dies."""
+    import fcntl
+
+    path = lock_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    limit = settings.ingest_wait_s if wait_s is None else wait_s
+    deadline = time.monotonic() + limit
+    with path.open("a+b") as handle:
+        told = False
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise StoreBusyError(
+                        f"another ingest into {settings.describe_store()} is running (lock "
+                        f"{path}); wait for it to finish, or set FOLLOWUP_INGEST_WAIT_S to wait "
+                        "longer") from None
+                if on_wait is not None and not told:
+                    on_wait(f"waiting for another ingest into {settings.describe_store()}")
+                    told = True
+                time.sleep(_LOCK_POLL_S)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

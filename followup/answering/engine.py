@@ -168,6 +168,7 @@ class Engine:
         self._sentence_vectors: dict[tuple[str, str, int], np.ndarray] = {}
         self._sections: dict[tuple[str, str], list[str]] = {}
         self._vocab: tuple[Any, Vocabulary] | None = None
+        self._refreshed = time.monotonic()
         self.focus = Focus(self.store, self.retriever, self.vocabulary)
         self.gate = Gate(settings, self.retriever, self.vocabulary, self.focus.article_terms)
 
@@ -207,6 +208,7 @@ class Engine:
         """
         t0 = time.perf_counter()
         text, turns = self._read(question, history, audience)
+        self._refresh_store()
         notices: list[str] = []
         interp, llm_ok = self._interpret(text, turns, notices)
         t1 = time.perf_counter()
@@ -229,6 +231,18 @@ class Engine:
                              "compose": (t3 - t2) * 1e3,
                              "total": (time.perf_counter() - t0) * 1e3}
         return answer
+
+    def _refresh_store(self) -> None:
+        """Re-read the store's manifest every ``store_refresh_s``: an ingest by another process
+        (into a Chroma server too) is answered from without a restart; the lexical index follows
+        the new signature (loaded from where the ingest saved it)."""
+        now = time.monotonic()
+        with self._lock:
+            due = now - self._refreshed >= self.settings.store_refresh_s
+            if due:
+                self._refreshed = now
+        if due:
+            self.store.manifest(refresh=True)
 
     def _read(self, question: str, history: Sequence[Turn] | str | None, audience: str
               ) -> tuple[str, list[Turn]]:
