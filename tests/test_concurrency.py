@@ -19,9 +19,9 @@ from tests.conftest import CORPUS
 
 
 def test_a_second_writer_waits_then_fails_clearly(settings: Settings) -> None:
-    with writer_lock(settings), pytest.raises(StoreBusyError, match="another ingest"):
-        with writer_lock(settings, wait_s=0.3):
-            pass
+    with (writer_lock(settings), pytest.raises(StoreBusyError, match="another ingest"),
+          writer_lock(settings, wait_s=0.3)):
+        pass
     with writer_lock(settings, wait_s=0.3):  # released: taken at once
         pass
 
