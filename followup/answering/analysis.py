@@ -18,6 +18,7 @@ from followup.answer_type import intents
 from followup.answering.answerability import Vocabulary
 from followup.answering.dialogue import entities_in
 from followup.answering.guard import looks_foreign, looks_like_instruction
+from followup.lexicon import Lexicon
 from followup.synonyms import populations
 
 
@@ -43,13 +44,15 @@ class Analysis:
         return None
 
 
-def analyse(text: str, vocabulary: Vocabulary) -> Analysis:
-    """The analysis of one turn as typed (not its standalone rewrite)."""
+def analyse(text: str, vocabulary: Vocabulary, lexicon: Lexicon | None = None) -> Analysis:
+    """The analysis of one turn as typed (not its standalone rewrite). A drug no article names
+    but whose class one does ("sumatriptan": the triptans) is not "not covered"."""
+    classes = lexicon.classes if lexicon is not None else (lambda w: [])
     return Analysis(
         entities=tuple(entities_in(text, vocabulary.is_entity)),
         intents=tuple(intents(text)),
         modifiers=frozenset(populations(text)),
-        not_covered=tuple(vocabulary.not_covered(text)),
+        not_covered=tuple(w for w in vocabulary.not_covered(text) if not classes(w)),
         instruction=looks_like_instruction(text),
         foreign=looks_foreign(text),
     )

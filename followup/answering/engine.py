@@ -214,7 +214,7 @@ class Engine:
         t1 = time.perf_counter()
         if interp.candidates:
             return self._clarify(text, interp, audience, notices, t0)
-        analysis = analyse(text, self.vocabulary())
+        analysis = analyse(text, self.vocabulary(), self.retriever.lexical().lexicon)
         search = self.gate.with_classes(interp.standalone)  # what retrieval and the gate read
         passages = self.retriever.retrieve(search, self.settings.passages_k)
         t2 = time.perf_counter()
