@@ -61,6 +61,9 @@ _DUMMY_IT = re.compile(
     re.IGNORECASE)
 _EVENT = re.compile(r"\b(?:it|this|that)\s+(?:happens|happened|occurs|occurred|develops|"
                     r"developed|starts|started|comes on|shows up)\b", re.IGNORECASE)
+# words that make a "focus phrase" the leftovers of chat, not a name ("He's atenolol well one")
+_CHATTY = re.compile(r"\b(?:he's|she's|i'm|he|she|they|we|you|it|well|one|also|too|pt|ok|"
+                     r"fwiw|btw|wants?|now|so)\b", re.IGNORECASE)
 _TRAILING_ADVERBS = re.compile(r"(?:\s+\w+ly)+\s*$")  # "clonidine suddenly" -> "clonidine"
 _ARTICLES = re.compile(r"^(?:the|a|an|with|for|on|to)\s+", re.IGNORECASE)
 MAX_SHORT_WORDS = 5  # a short question naming an entity is left to the phrase rules
@@ -281,7 +284,7 @@ def _step(q: str, state: _State, is_entity: Callable[[str], bool],
         return out
     name = _focus_name(state)
     phrase = _TRAILING_ADVERBS.sub("", focus_of(state.asked)) if state.asked else ""
-    referent = (phrase if main.casefold() in phrase.casefold()
+    referent = (phrase if main.casefold() in phrase.casefold() and not _CHATTY.search(phrase)
                 and len(phrase.split()) <= MAX_FOCUS_WORDS else main)
     if own:
         if _RETURN.match(q):
