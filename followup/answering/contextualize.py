@@ -123,6 +123,17 @@ _QUESTION_START = re.compile(  # a whole question: "How is …", "Is …" (not "
     rf"^\s*(?:(?:what|how|who|when|why|which|where)\s+{_AUX}|{_AUX})\b", re.IGNORECASE)
 
 
+def _names_own(question: str, topic: str) -> bool:
+    """Whether the question names a capitalised subject of its own, not part of the topic
+    ("What is (are) Pineocytoma ?" after Gaucher disease): a change of topic."""
+    topic_words = {w.lower() for w in _content_words(topic)}
+    words = _content_words(_PRONOUN.sub(" ", question))
+    first = question.split()[0] if question.split() else ""
+    if words and words[0] == first:
+        words = words[1:]  # a capital that only starts the sentence
+    return any(w[:1].isupper() and w.lower() not in topic_words for w in words)
+
+
 def _has_own_subject(question: str, topic: str) -> bool:
     topic_words = {w.lower() for w in _content_words(topic)}
     own = [w for w in _content_words(_PRONOUN.sub(" ", question))
@@ -172,6 +183,8 @@ def _step(question: str, prev: str | None, prev_focus: str | None,
     if not content or (len(content) <= 2 and not _has_own_subject(q, topic)):
         standalone = f"{q.rstrip(' ?.')} ({topic})?"
         return Interpretation(standalone, True, topic, topic)
+    if _QUESTION_START.match(q) and _names_own(q, topic):
+        return Interpretation(q, False, None, focus_of(q) or q)  # "What is (are) Pineocytoma ?"
     if len(content) <= 2 and len(q.split()) <= 5 and not (
             _QUESTION_START.match(q) and len(content) == 2 and _has_own_subject(q, topic)):
         # a short question naming one thing ("In pregnancy?", "When is the risk highest?") is

@@ -68,6 +68,7 @@ _TRAILING_ADVERBS = re.compile(r"(?:\s+\w+ly)+\s*$")  # "clonidine suddenly" -> 
 _ARTICLES = re.compile(r"^(?:the|a|an|with|for|on|to)\s+", re.IGNORECASE)
 MAX_SHORT_WORDS = 5  # a short question naming an entity is left to the phrase rules
 MAX_FOCUS_WORDS = 4  # the previous question's focus phrase stands for a pronoun when this short
+MAX_NAME_WORDS = 10  # ... or this long when it is a name ("Mycosis Fungoides and the Szary …")
 MAX_BARE_WORDS = 3  # "metoprolol?" / "and gabapentin?": a bare entity is an ellipsis
 MAX_ATTACH_WORDS = 14  # a follow-up naming nothing, up to this long, is about the focus
 
@@ -151,6 +152,18 @@ def _name_two(q: str, candidates: Sequence[str]) -> str:
 
 _CONDITION = re.compile(r"(?:syndrome|withdrawal|toxicity|disease|injury|insufficiency|"
                         r"failure|itis|emia|aemia|osis|ism)$", re.IGNORECASE)
+
+
+_NAME_JOINERS = frozenset({"and", "of", "the", "with", "type", "in", "or", "to", "de"})
+
+
+def _is_name(phrase: str) -> bool:
+    """A capitalised multi-word name ("Adult Acute Lymphoblastic Leukemia", "Plasma Cell
+    Neoplasms (Including Multiple Myeloma)"), not a phrase of ordinary words."""
+    words = [w.strip("()[],") for w in phrase.split()]
+    words = [w for w in words if w]
+    return len(words) >= 2 and all(w[:1].isupper() or w[:1].isdigit() or w.lower() in
+                                   _NAME_JOINERS for w in words) and words[0][:1].isupper()
 
 
 def _attach(q: str, name: str) -> str:
@@ -284,8 +297,12 @@ def _step(q: str, state: _State, is_entity: Callable[[str], bool],
         return out
     name = _focus_name(state)
     phrase = _TRAILING_ADVERBS.sub("", focus_of(state.asked)) if state.asked else ""
+    titled = _is_name(phrase)  # "Adult Acute Lymphoblastic Leukemia": a name, keep it whole
     referent = (phrase if main.casefold() in phrase.casefold() and not _CHATTY.search(phrase)
-                and len(phrase.split()) <= MAX_FOCUS_WORDS else main)
+                and len(phrase.split()) <= (MAX_NAME_WORDS if titled else MAX_FOCUS_WORDS)
+                else main)
+    if titled and referent == phrase:
+        name = phrase
     if own:
         if _RETURN.match(q):
             return done(_sub_pronoun(q, own[0]) if _has_pronoun(q) else q, own, False)
@@ -298,6 +315,9 @@ def _step(q: str, state: _State, is_entity: Callable[[str], bool],
                               candidates=pair)
     if _DEFINITE.search(q):
         several = ", ".join(state.focus[:3]) if len(state.focus) > 2 else name
+        if titled and referent == phrase:  # "the symptoms of Adult Acute Lymphoblastic Leukemia"
+            return done(_DEFINITE.sub(lambda m: f"{m.group(0)} of {phrase}", q, count=1),
+                        [*state.focus, *own], True)
         return done(_DEFINITE.sub(lambda m: f"the {m.group('a') or ''}{several} {m.group('n')}",
                                   q, count=1),
                     [*state.focus, *own], True)
