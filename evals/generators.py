@@ -113,34 +113,21 @@ def _followup(question: str, focus: str, rng: random.Random) -> str | None:
 
 def medquad_chain_cases(src: Path, suite_path: Path, *, followups: int = 3, seed: int = 7,
                         **_: Any) -> list[Case]:
-    from followup.importers import medquad_id
-
-    pages = sorted(src.rglob("*.xml")) if src.is_dir() else [src]
-    if not pages:
-        raise SuiteError(suite_path, f"generate medquad-chains: no MedQuAD XML pages in {src}")
     rng = random.Random(seed)
     out: list[Case] = []
-    for path in pages:
-        try:
-            root = ET.parse(path).getroot()
-        except ET.ParseError:
+    for page in _pages(src, suite_path, "medquad-chains"):
+        qs = page.questions
+        if len(qs) < 2 or page.focus.lower() not in qs[0].lower():
             continue
-        focus = " ".join((root.findtext("Focus") or "").split())
-        qs = [" ".join((p.findtext("Question") or "").split()) for p in root.iter("QAPair")
-              if (p.findtext("Answer") or "").strip()]
-        qs = [q for q in qs if q]
-        if not focus or len(qs) < 2 or focus.lower() not in qs[0].lower():
-            continue
-        art = medquad_id(path)
-        turns = [Turn(qs[0], {"retrieved_articles": [art]}, Gold(art))]
+        turns = [Turn(qs[0], {"retrieved_articles": [page.art]}, Gold(page.art))]
         for q in qs[1:]:
-            f = _followup(q, focus, rng)
+            f = _followup(q, page.focus, rng)
             if f is None or len(turns) > followups:
                 continue
-            turns.append(Turn(f, {"retrieved_articles": [art], "standalone_contains": [focus]},
-                              Gold(art)))
+            turns.append(Turn(f, {"retrieved_articles": [page.art],
+                                  "standalone_contains": [page.focus]}, Gold(page.art)))
         if len(turns) >= 2:
-            out.append(Case(art, tuple(turns), tags=("followup-chain",)))
+            out.append(Case(page.art, tuple(turns), tags=("followup-chain",)))
     return out
 
 
@@ -171,6 +158,7 @@ class _Page:
     focus: str
     first: str
     answers: dict[str, str]  # question type -> that QA pair's answer
+    questions: tuple[str, ...] = ()  # every question with an answer, in page order
 
 
 def _pages(src: Path, suite_path: Path, name: str) -> list[_Page]:
@@ -197,7 +185,8 @@ def _pages(src: Path, suite_path: Path, name: str) -> list[_Page]:
         answers: dict[str, str] = {}
         for _, kind, a in pairs[1:]:
             answers.setdefault(kind, a)
-        out.append(_Page(medquad_id(path), focus, first, answers))
+        out.append(_Page(medquad_id(path), focus, first, answers,
+                         tuple(q for q, _, _ in pairs)))
     return out
 
 

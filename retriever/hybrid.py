@@ -24,6 +24,7 @@ from typing import Literal
 import numpy as np
 
 from followup.answer_type import expected
+from followup.caches import BoundedCache
 from followup.chunks import Chunk
 from followup.embedders import Embedder
 from followup.passages import Passage
@@ -92,8 +93,8 @@ class HybridRetriever:
         self._holds: dict[tuple[str, re.Pattern[str]], bool] = {}
         self._query_vectors: dict[str, np.ndarray] = {}
         self._cache_lock = threading.Lock()
-        self._articles: dict[str, list[Chunk]] = {}
-        self._articles_sig = ""
+        self._articles: BoundedCache[tuple[str, str], list[Chunk]] = BoundedCache(
+            _ARTICLES_MAX)
 
     def lexical(self) -> LexicalIndex:
         with self._lock:
@@ -163,18 +164,8 @@ class HybridRetriever:
 
     def article_chunks(self, article_id: str) -> list[Chunk]:
         """The committed chunks of one article, cached per store signature."""
-        sig = self.store.signature()
-        with self._cache_lock:
-            if self._articles_sig != sig:
-                self._articles, self._articles_sig = {}, sig
-            cached = self._articles.get(article_id)
-        if cached is None:
-            cached = self.store.article_chunks(article_id)
-            with self._cache_lock:
-                if len(self._articles) >= _ARTICLES_MAX:
-                    self._articles.pop(next(iter(self._articles)))
-                self._articles[article_id] = cached
-        return cached
+        return self._articles.get((self.store.signature(), article_id),
+                                  lambda: self.store.article_chunks(article_id))
 
     def query_vector(self, query: str) -> np.ndarray:
         """The query's embedding; the last few are kept, so composing the answer to the same

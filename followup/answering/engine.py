@@ -29,6 +29,7 @@ from followup.answering.dialogue import resolve
 from followup.answering.focus import Focus, cited_titles
 from followup.answering.selection import compose_extractive
 from followup.answers import Answer
+from followup.caches import BoundedCache
 from followup.embedders import Embedder, get_embedder, uses_torch
 from followup.errors import InputError
 from followup.generate import compose_generative
@@ -166,7 +167,7 @@ class Engine:
         # sentence embeddings of answers composed so far (follow-ups re-read the same passages),
         # by (article id, article hash, sentence start): one article version's sentence
         self._sentence_vectors: dict[tuple[str, str, int], np.ndarray] = {}
-        self._sections: dict[tuple[str, str], list[str]] = {}
+        self._sections: BoundedCache[tuple[str, str], list[str]] = BoundedCache(_SECTIONS_MAX)
         self._vocab: tuple[Any, Vocabulary] | None = None
         self._refreshed = time.monotonic()
         self.focus = Focus(self.store, self.retriever, self.vocabulary)
@@ -431,17 +432,8 @@ class Engine:
         return out
 
     def _sections_of(self, article_id: str) -> list[str]:
-        key = (self.store.signature(), article_id)
-        with self._lock:
-            cached = self._sections.get(key)
-        if cached is None:
-            chunks = self.retriever.article_chunks(article_id)
-            cached = list(dict.fromkeys(c.section for c in chunks))
-            with self._lock:
-                if len(self._sections) >= _SECTIONS_MAX:
-                    self._sections.clear()
-                self._sections[key] = cached
-        return cached
+        return self._sections.get((self.store.signature(), article_id), lambda: list(
+            dict.fromkeys(c.section for c in self.retriever.article_chunks(article_id))))
 
 
 def _expanded(interp: Interpretation) -> Interpretation:

@@ -6,12 +6,12 @@ malformed), and whether a follow-up stays with them.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Callable, Sequence
 
 from followup.answering.answerability import Vocabulary, subject_terms
 from followup.answering.contextualize import GENERIC, Turn
 from followup.answering.dialogue import entities_in
+from followup.caches import BoundedCache
 from followup.retriever.hybrid import HybridRetriever
 from followup.store import ChunkStore
 from followup.synonyms import with_synonyms
@@ -45,8 +45,8 @@ class Focus:
         self.store = store
         self.retriever = retriever
         self.vocabulary = vocabulary
-        self._lock = threading.Lock()
-        self._terms: dict[tuple[str, str], frozenset[str]] = {}
+        self._terms: BoundedCache[tuple[str, str], frozenset[str]] = BoundedCache(
+            _ARTICLE_TERMS_MAX)
 
     def articles(self, text: str, turns: Sequence[Turn], is_followup: bool) -> list[str]:
         """The articles a follow-up stays with: those the latest answer cited, when every
@@ -93,20 +93,14 @@ class Focus:
 
     def article_terms(self, article_id: str) -> frozenset[str]:
         """Every term of one article (all its chunks), cached per store signature."""
-        key = (self.store.signature(), article_id)
-        with self._lock:
-            cached = self._terms.get(key)
-        if cached is None:
+        def make() -> frozenset[str]:
             have: set[str] = set()
             for chunk in self.retriever.article_chunks(article_id):
                 ct = self.retriever.chunk_terms(chunk)
                 have |= ct.body | ct.fields
-            cached = frozenset(have)
-            with self._lock:
-                if len(self._terms) >= _ARTICLE_TERMS_MAX:
-                    self._terms.clear()
-                self._terms[key] = cached
-        return cached
+            return frozenset(have)
+
+        return self._terms.get((self.store.signature(), article_id), make)
 
     def _ids_of_titles(self, rendered: str) -> list[str]:
         by_title = {e.title: e.article_id for e in self.store.manifest().values()}
