@@ -35,7 +35,9 @@ GENERIC = frozenset(
     recommended need needed needs who when where why which there usual usually typical
     typically start started starting stop stopped stopping give given about also else more
     other tell information info research studies study clinical trials trial genetic changes
-    related related to type types expect patients patient people person adults adult""".split()
+    related related to type types expect patients patient people person adults adult look
+    looking watch out know option options stage stages gene genes involved passed down family
+    families test tests done outlook prognosis happen way ways main""".split()
 )
 MAX_TOPIC_WORDS = 8  # a longer "focus" is the leftover words of a long question, not a topic
 MAX_TITLE_SUBJECT_WORDS = 4

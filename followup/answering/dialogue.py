@@ -23,7 +23,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from followup.answering.contextualize import Interpretation, Turn, focus_of
+from followup.answering.contextualize import GENERIC, Interpretation, Turn, focus_of
 from followup.synonyms import with_synonyms
 
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9'-]*")
@@ -166,6 +166,18 @@ def _is_name(phrase: str) -> bool:
                                    _NAME_JOINERS for w in words) and words[0][:1].isupper()
 
 
+_DEFINITION = re.compile(r"^\s*what\s+(?:is|are)\s+(?:\(are\)\s+)?(?:an?\s+|the\s+)?"
+                         r"(?P<f>[^?]+?)\s*\??\s*$", re.IGNORECASE)
+
+
+def _defined(asked: str, phrase: str) -> bool:
+    """Whether ``phrase`` is what a definitional question asked about ("What is (are) Bartter
+    syndrome ?"), and no generic words ("max dose of apap" is not a name)."""
+    m = _DEFINITION.match(asked)
+    return bool(m and phrase and m.group("f").strip().casefold() == phrase.casefold()
+                and not any(w.lower() in GENERIC for w in phrase.split()))
+
+
 def _attach(q: str, name: str) -> str:
     """A follow-up naming nothing gets the focus: "next step?" -> "next step in serotonin
     syndrome?", "how quickly can dependence develop?" -> "… develop with lorazepam?"."""
@@ -297,7 +309,8 @@ def _step(q: str, state: _State, is_entity: Callable[[str], bool],
         return out
     name = _focus_name(state)
     phrase = _TRAILING_ADVERBS.sub("", focus_of(state.asked)) if state.asked else ""
-    titled = _is_name(phrase)  # "Adult Acute Lymphoblastic Leukemia": a name, keep it whole
+    # "Adult Acute Lymphoblastic Leukemia", "Bartter syndrome": a name, kept whole
+    titled = _is_name(phrase) or _defined(state.asked, phrase)
     referent = (phrase if main.casefold() in phrase.casefold() and not _CHATTY.search(phrase)
                 and len(phrase.split()) <= (MAX_NAME_WORDS if titled else MAX_FOCUS_WORDS)
                 else main)
