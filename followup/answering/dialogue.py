@@ -273,6 +273,13 @@ def _step(q: str, state: _State, is_entity: Callable[[str], bool],
     if pending and own and len(q.rstrip(" ?.").split()) <= MAX_BARE_WORDS:
         rest = [e for e in state.focus if e.casefold() != own[0].casefold()]
         return done(_sub_pronoun(pending, own[0]), [own[0], *rest], True)  # "clonidine."
+    defined = _DEFINITION.match(q)
+    subject = defined.group("f").strip() if defined else ""
+    if subject and not any(w.lower() in GENERIC for w in subject.split()) and not any(
+            f.casefold() in subject.casefold() or subject.casefold() in f.casefold()
+            for f in state.focus):  # "What is (are) Pineocytoma ?": a new topic, named whole
+        state.asked = q
+        return done(q, own if own else [subject], False)
     fix = _CORRECTION.match(q)
     if fix and own:
         return done(_correct(q, prev, main, own), [own[0], *state.focus[1:]], True)
