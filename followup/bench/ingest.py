@@ -29,6 +29,9 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+THROUGHPUT_TARGET = 1.5  # issue 13: ours >= 1.5x LangChain default path (aim 2x)
+
+
 def _inputs(medquad: str, pubmedqa: str, limit: int | None) -> list[str]:
     from followup.importers import discover
 
@@ -71,7 +74,9 @@ def _phase_ours(cfg: dict[str, Any]) -> dict[str, Any]:
     seconds = time.perf_counter() - t0
     return {"seconds": seconds, "articles": report.added, "chunks": report.chunks,
             "failed": len(report.failed), "skipped": len(report.skipped),
-            "embed_seconds": report.stage_seconds.get("embed", 0.0), "peak_mb": _peak_mb()}
+            "embed_seconds": report.stage_seconds.get("embed", 0.0),
+            "stages": report.stage_seconds, "embedder": settings.embedder,
+            "peak_mb": _peak_mb()}
 
 
 def _phase_baseline(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -83,8 +88,8 @@ def _phase_baseline(cfg: dict[str, Any]) -> dict[str, Any]:
     from followup.retriever.langchain_adapter import EmbedderEmbeddings
     from followup.settings import Settings
 
-    model = get_embedder(Settings())
-
+    # LangChain's default path: sentence-transformers on torch, whatever our default runtime
+    model = get_embedder(Settings(embedder="minilm-torch"))
 
     t0 = time.perf_counter()
     arts = _articles(cfg["paths"])
@@ -153,8 +158,9 @@ def bench_ingest(args: argparse.Namespace) -> int:
     size = _run_phase("chars", base_cfg)
     print(f"  articles {size['articles']}, source characters {size['chars']:,}", flush=True)
     ours = _run_phase("ours", {**base_cfg, "store": str(work / "ours")})
+    stages = ", ".join(f"{k} {v:.1f} s" for k, v in ours.get("stages", {}).items())
     print(f"  ours:     {ours['seconds']:.1f} s, {ours['chunks']} chunks, "
-          f"peak {ours['peak_mb']:.0f} MB", flush=True)
+          f"peak {ours['peak_mb']:.0f} MB ({ours.get('embedder')}; {stages})", flush=True)
     base = _run_phase("baseline", {**base_cfg, "store": str(work / "baseline")})
     print(f"  baseline: {base['seconds']:.1f} s, {base['chunks']} chunks, "
           f"peak {base['peak_mb']:.0f} MB", flush=True)
@@ -185,7 +191,8 @@ def bench_ingest(args: argparse.Namespace) -> int:
     print(f"{'chunks':28}{ours['chunks']:>14}{base['chunks']:>20}")
     print(f"{'wall seconds':28}{ours['seconds']:>14.1f}{base['seconds']:>20.1f}")
     print(f"{'peak memory (MB)':28}{ours['peak_mb']:>14.0f}{base['peak_mb']:>20.0f}")
-    print(f"throughput ratio ours/baseline: {figures['throughput_ratio']:.2f} (target >= 0.90)")
+    print(f"throughput ratio ours/baseline: {figures['throughput_ratio']:.2f} "
+          f"(target >= {THROUGHPUT_TARGET})")
     print(f"re-ingest, unchanged, {re1['unchanged']} articles: {re1['seconds']:.2f} s "
           f"(target < 3 s); all {re_all['unchanged']}: {re_all['seconds']:.2f} s")
     write_figures(args.json, figures, announce=True)
