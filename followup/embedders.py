@@ -609,20 +609,21 @@ class OnnxEmbedder:
             return self._pool
 
 
-def _minilm_onnx(settings: Settings) -> Embedder:
-    data, max_seq_length, model_dir = _verified_minilm_export(settings)
-    return OnnxEmbedder(data, model_dir / "tokenizer.json", MINILM_ONNX_ID, max_seq_length,
+def _onnx_embedder(settings: Settings, verified: Callable[[Settings], tuple[bytes, int, Path]],
+                   model_id: str) -> Embedder:
+    data, max_seq_length, model_dir = verified(settings)
+    return OnnxEmbedder(data, model_dir / "tokenizer.json", model_id, max_seq_length,
                         intra_threads=settings.onnx_intra_threads,
                         workers=settings.onnx_batch_workers,
                         max_rows=settings.embed_batch_size)
+
+
+def _minilm_onnx(settings: Settings) -> Embedder:
+    return _onnx_embedder(settings, _verified_minilm_export, MINILM_ONNX_ID)
 
 
 def _minilm_onnx_int8(settings: Settings) -> Embedder:
-    data, max_seq_length, model_dir = _verified_minilm_int8(settings)
-    return OnnxEmbedder(data, model_dir / "tokenizer.json", MINILM_INT8_ID, max_seq_length,
-                        intra_threads=settings.onnx_intra_threads,
-                        workers=settings.onnx_batch_workers,
-                        max_rows=settings.embed_batch_size)
+    return _onnx_embedder(settings, _verified_minilm_int8, MINILM_INT8_ID)
 
 
 _FACTORIES: dict[str, Callable[[Settings], Embedder]] = {
