@@ -1,4 +1,5 @@
-"""The onnxruntime embedder (minilm-onnx): the same vectors as torch, a checked cache, its own id.
+"""The onnxruntime embedder (minilm-onnx, the default): the same vectors as torch, a checked
+cache, its own id.
 
 Real model throughout: the shipped MiniLM weights are exported once per session into a tmp cache
 folder; the corruption tests copy that export and damage the copy.
@@ -58,14 +59,19 @@ def onnx_embedder(onnx_settings: Settings) -> Embedder:
     return get_embedder(onnx_settings)
 
 
+@pytest.fixture(scope="session")
+def torch_embedder() -> Embedder:
+    return get_embedder(Settings(embedder="minilm-torch"))
+
+
 def _cosines(a: list[list[float]], b: list[list[float]]) -> np.ndarray:
     x, y = np.asarray(a), np.asarray(b)
     return (x * y).sum(axis=1) / (np.linalg.norm(x, axis=1) * np.linalg.norm(y, axis=1))
 
 
-def test_onnx_vectors_match_torch(onnx_embedder: Embedder, embedder: Embedder) -> None:
-    assert embedder.id == "all-MiniLM-L6-v2"  # the default is still torch
-    cos = _cosines(onnx_embedder.embed(TEXTS), embedder.embed(TEXTS))
+def test_onnx_vectors_match_torch(onnx_embedder: Embedder, torch_embedder: Embedder) -> None:
+    assert torch_embedder.id == "all-MiniLM-L6-v2"
+    cos = _cosines(onnx_embedder.embed(TEXTS), torch_embedder.embed(TEXTS))
     assert cos.mean() >= 0.995
     assert cos.min() >= 0.999, cos  # fp32 both ways: equal to float precision
     got = np.asarray(onnx_embedder.embed(TEXTS[:1]))
@@ -74,17 +80,18 @@ def test_onnx_vectors_match_torch(onnx_embedder: Embedder, embedder: Embedder) -
 
 
 def test_large_call_uses_workers_and_keeps_order(onnx_embedder: Embedder,
-                                                 embedder: Embedder) -> None:
+                                                 torch_embedder: Embedder) -> None:
     texts = [f"{t} ({i})" for i, t in enumerate(TEXTS * 5)]  # 30 texts: the worker pool's path
-    cos = _cosines(onnx_embedder.embed(texts), embedder.embed(texts))
+    cos = _cosines(onnx_embedder.embed(texts), torch_embedder.embed(texts))
     assert cos.min() >= 0.999
 
 
-def test_int8_variant_stays_close_to_torch(onnx_settings: Settings, embedder: Embedder) -> None:
+def test_int8_variant_stays_close_to_torch(onnx_settings: Settings,
+                                           torch_embedder: Embedder) -> None:
     int8 = get_embedder(onnx_settings.model_copy(update={"embedder": "minilm-onnx-int8"}))
     assert int8.id == MINILM_INT8_ID
     texts = [t for t in TEXTS if t]  # "" alone ([CLS] [SEP]) is the worst case: about 0.977
-    cos = _cosines(int8.embed(texts), embedder.embed(texts))
+    cos = _cosines(int8.embed(texts), torch_embedder.embed(texts))
     assert cos.mean() >= 0.995, cos
     assert cos.min() >= 0.99, cos
     assert int8.embed([]) == []
@@ -126,7 +133,7 @@ def test_concurrent_calls_give_the_same_vectors(runtime: str,
 
 
 def test_ids_name_the_runtime(onnx_settings: Settings, onnx_embedder: Embedder,
-                              embedder: Embedder) -> None:
+                              torch_embedder: Embedder) -> None:
     torch_settings = onnx_settings.model_copy(update={"embedder": "minilm-torch"})
     alias_settings = onnx_settings.model_copy(update={"embedder": "minilm"})
     assert describe_embedder(torch_settings) == ("all-MiniLM-L6-v2", 384)
@@ -135,8 +142,8 @@ def test_ids_name_the_runtime(onnx_settings: Settings, onnx_embedder: Embedder,
     int8_settings = onnx_settings.model_copy(update={"embedder": "minilm-onnx-int8"})
     assert describe_embedder(int8_settings) == (MINILM_INT8_ID, 384)
     assert len({fingerprint(s) for s in (onnx_settings, torch_settings, int8_settings)}) == 3
-    assert onnx_embedder.id == MINILM_ONNX_ID != embedder.id
-    assert get_embedder(torch_settings).id == embedder.id
+    assert onnx_embedder.id == MINILM_ONNX_ID != torch_embedder.id
+    assert get_embedder(torch_settings).id == torch_embedder.id
     assert fingerprint(onnx_settings) != fingerprint(torch_settings)
     with pytest.raises(UsageError, match="minilm-onnx"):
         describe_embedder(onnx_settings.model_copy(update={"embedder": "minilm-gpu"}))
