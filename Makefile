@@ -53,21 +53,32 @@ bench-ask: setup
 bench-chat: ingest
 	$(VENV)/bin/followup bench chat
 
-## Grounding suites: the hand-written ones over the sample corpus, then PubMedQA, COVID-QA and
-## MedQuAD follow-up chains with baselines; thresholds are the targets (--gate metrics: exit 1
-## when one is not met; failing cases are reported); report in eval-results/.
-## The first run embeds the datasets (~35 min, MedQuAD most of it); later runs reuse the stores.
+## Grounding suites: the hand-written ones over the sample corpus, the conversation suites
+## (development set and the outside conversations), then PubMedQA, COVID-QA and the MedQuAD
+## conversation suites, with baselines; thresholds are the targets (--gate metrics: exit 1 when
+## one is not met; failing cases are reported); report in eval-results/.
+## The first run embeds the datasets (~15 min with minilm-onnx, MedQuAD most of it); later runs
+## reuse the stores.
 SAMPLE := evals/suites/*
 eval: setup
 	mkdir -p eval-results
-	$(VENV)/bin/followup eval evals/suites evals/datasets --baselines --gate metrics \
+	$(VENV)/bin/followup eval evals/suites evals/conversations evals/datasets --baselines \
+	  --gate metrics \
 	  --json eval-results/eval.json --report eval-results/report.html \
 	  --min '$(SAMPLE):disclaimer_rate=1' --min '$(SAMPLE):citation_validity=1' \
 	  --min '$(SAMPLE):citation_recall=0.95' --min '$(SAMPLE):citation_precision=0.90' \
 	  --min '$(SAMPLE):abstention_recall=0.95' --max '$(SAMPLE):false_refusal_rate=0.05' \
 	  --min '$(SAMPLE):followup_resolution=0.90' \
 	  --min 'pubmedqa:article_hit@1=0.97' --min 'covidqa:passage_hit@5=0.85' \
-	  --min 'medquad-chains:article_hit@5=0.90'
+	  --min 'medquad-chains:article_hit@5=0.90' \
+	  --min 'dev-report:expectation_pass_rate=0.90' --max 'dev-report:false_refusal_rate=0.05' \
+	  --min 'dev-report:abstention_recall=0.95' \
+	  --min 'outside-conversations:expectation_pass_rate=1' \
+	  --min 'medquad-chains:expectation_pass_rate=0.95' \
+	  --min 'medquad-natural:expectation_pass_rate=0.95' \
+	  --min 'medquad-switch:followup_pass_rate=0.95' \
+	  --min 'medquad-answers:followup_pass_rate=0.85' \
+	  --min 'covidqa:answer_gold_start=0.70'
 
 ## Only the hand-written suites (a minute); exit 1 when a case fails, except the one tagged
 ## known-failure (documented in evals/README.md; pytest holds it as a strict xfail).
