@@ -24,8 +24,9 @@ from followup.chunks import Chunk
 from followup.lexicon import Lexicon
 from followup.text import terms
 
-# 2: "-ment" nouns stem with their verbs; 3: the entity lexicon beside it; 4: its name stems
-LEXICAL_VERSION = "4"
+# 2: "-ment" nouns stem with their verbs; 3: the entity lexicon beside it; 4: its name stems;
+# 5: the lexicon reads titles and sections too
+LEXICAL_VERSION = "5"
 
 
 def lexical_text(chunk: Chunk) -> str:
@@ -64,7 +65,7 @@ class LexicalIndex:
             toks = terms(lexical_text(c)) or ["_empty_"]
             tokens.append(toks)
             df.update(set(toks))
-            texts.append(c.text)
+            texts.append(lexical_text(c))  # title and section too: "NSAIDs such as …" headings
         bm25 = bm25s.BM25(k1=1.2, b=0.75)
         bm25.index(tokens or [["_empty_"]], show_progress=False)
         return cls(bm25, ids, signature, dict(df), Lexicon.build(texts))

@@ -435,3 +435,22 @@ def test_a_200_turn_history_is_answered_with_the_focus(engine: Engine) -> None:
     history = pair * 100
     a = engine.ask("what sx does it cause?", history)
     assert "clonidine" in a.standalone_question and not a.abstained
+
+
+def test_an_answer_citing_hundreds_of_articles_keeps_the_state_small(engine: Engine) -> None:
+    """Metadata naming 500 articles (an entity in hundreds of them) is cut to a few: the focus
+    reads at most three articles."""
+    import json
+
+    from followup.answering.engine import parse_history
+    from followup.answering.focus import MAX_FOCUS_ARTICLES
+
+    ids = [f"article-{i}" for i in range(500)] + ["clonidine-beta-blocker-rebound"]
+    history = json.dumps([{"role": "user", "content": "Is it safe to stop clonidine suddenly?"},
+                          {"role": "assistant", "content": "x",
+                           "metadata": {"cited_articles": ids}}])
+    turns = parse_history(history)
+    assert len(turns[1].cited) <= 8
+    assert len(engine.focus.cited_before(turns)) <= MAX_FOCUS_ARTICLES
+    a = engine.ask("what sx does it cause?", history)
+    assert "clonidine" in a.standalone_question and not a.abstained
