@@ -225,7 +225,7 @@ class Engine:
                         is_followup=interp.is_followup, notices=notices, mode="extractive",
                         not_covered=list(analysis.not_covered))
         answering = self._answerable(passages, search, text, turns, interp, analysis, notices)
-        streamed = self._compose(answer, answering, interp, text, llm_ok, turns, on_token)
+        streamed = self._compose(answer, answering, interp, text, llm_ok, analysis, on_token)
         t3 = time.perf_counter()
         self._finish(answer, turns, on_token, streamed)
         answer.timings_ms = {"contextualize": (t1 - t0) * 1e3, "retrieve": (t2 - t1) * 1e3,
@@ -265,11 +265,11 @@ class Engine:
             notices.append(why)
             return []
         answering = self.gate.passages(passages, search)
-        focus = self.focus.articles(text, turns, interp.is_followup)
+        focus = self.focus.articles(text, turns, interp.is_followup, analysis.entities)
         return self.gate.with_focus(answering, search, text, focus) if focus else answering
 
     def _compose(self, answer: Answer, answering: list[Passage], interp: Interpretation,
-                 text: str, llm_ok: bool, turns: Sequence[Turn],
+                 text: str, llm_ok: bool, analysis: Analysis,
                  on_token: Callable[[str], None] | None) -> bool:
         """Fill the answer's sentences from ``answering`` (an LLM's checked answer when one is
         configured, else extractive). True when the LLM streamed its tokens already."""
@@ -295,33 +295,33 @@ class Engine:
                     answer.notices.append(f"{len(gen.removed)} generated sentence(s) removed: "
                                           "not supported by the passages they cite")
                 return on_token is not None  # the LLM answered (or refused): no fallback
-        self._select(answer, answering, interp, text)
+        self._select(answer, answering, interp, text, analysis)
         return False
 
     def _select(self, answer: Answer, answering: list[Passage], interp: Interpretation,
-                text: str) -> None:
+                text: str, analysis: Analysis) -> None:
         """The extractive answer: the sentences that answer, verbatim and cited; a question
         about a group of patients is answered only from sentences about that group."""
         with self._lock:
             if len(self._sentence_vectors) > _SENTENCE_VECTORS_MAX:
                 self._sentence_vectors.clear()
-        asked_about = populations(text)  # this turn's own words, not a carried topic
+        asked_about = analysis.modifiers  # this turn's own words, not a carried topic
         comp = compose_extractive(
             interp.standalone, answering, self.embedder, self.retriever.lexical().idf,
             audience=answer.audience,
             question_vector=self.retriever.query_vector(interp.standalone),
             sentence_terms=lambda c: self.retriever.chunk_terms(c).sentences,
             vector_cache=self._sentence_vectors, emphasis=_emphasis(text, interp),
-            about=[POPULATIONS[name] for name in sorted(asked_about)], intent_of=text,
+            about=[POPULATIONS[name] for name in sorted(asked_about)],
+            intents=analysis.intents,
             turn_vector=(self.retriever.query_vector(text) if interp.is_followup
                          and text != interp.standalone else None))
-        if comp.sentences and not asked_about - populations(
-                " ".join(x.text for x in comp.sentences)):
+        missing = asked_about - populations(" ".join(x.text for x in comp.sentences))
+        if comp.sentences and not missing:
             answer.sentences, answer.references = comp.sentences, comp.references
             answer.abstained = False
         elif comp.sentences:
-            groups = ", ".join(sorted(asked_about - populations(
-                " ".join(x.text for x in comp.sentences))))
+            groups = ", ".join(sorted(missing))
             answer.notices.append(f"the passages found do not speak of {groups}: not answered "
                                   "from evidence about other patients")
             subject = interp.focus if len(interp.focus.split()) <= MAX_SUBJECT_WORDS else ""
@@ -395,10 +395,6 @@ class Engine:
             return offline, True
         is_followup = condensed.casefold() != text.casefold()
         return _expanded(Interpretation(condensed, is_followup, offline.topic, offline.focus)), True
-
-    def answering(self, passages: Sequence[Passage], question: str = "") -> list[Passage]:
-        """The passages relevant enough to answer ``question`` from (the gate alone)."""
-        return self.gate.passages(passages, question)
 
     def vocabulary(self) -> Vocabulary:
         """The corpus's words (from the current lexical index), built once per index."""

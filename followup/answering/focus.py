@@ -48,11 +48,14 @@ class Focus:
         self._terms: BoundedCache[tuple[str, str], frozenset[str]] = BoundedCache(
             _ARTICLE_TERMS_MAX)
 
-    def articles(self, text: str, turns: Sequence[Turn], is_followup: bool) -> list[str]:
+    def articles(self, text: str, turns: Sequence[Turn], is_followup: bool,
+                 own: Sequence[str] | None = None) -> list[str]:
         """The articles a follow-up stays with: those the latest answer cited, when every
-        entity the turn names is one they discuss. A refused turn in between keeps the focus."""
+        entity the turn names (``own``, from its analysis) is one they discuss. A refused turn
+        in between keeps the focus."""
         vocab = self.vocabulary()
-        own = entities_in(text, vocab.is_entity)
+        if own is None:
+            own = entities_in(text, vocab.is_entity)
         if own and not is_followup and not _KEEPERS.search(text):
             return []  # a question of its own (a turn naming nothing stays with the focus)
         if sum(not vocab.known(t) for t in subject_terms(term_set(text))) >= FOCUS_MAX_UNKNOWN:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from followup.answer_type import expected, intent_cues
+from followup.answer_type import INTENTS, expected, intent_cues
 from followup.answering.guard import looks_like_instruction
 from followup.answering.references import ReferenceBook
 from followup.answers import AnswerSentence, Reference
@@ -97,7 +97,7 @@ def compose_extractive(
     vector_cache: MutableMapping[tuple[str, str, int], np.ndarray] | None = None,
     emphasis: frozenset[str] = frozenset(),
     about: Sequence[re.Pattern[str]] = (),
-    intent_of: str = "",
+    intents: Sequence[str] | None = None,
     turn_vector: np.ndarray | None = None,
 ) -> Composition:
     """Pick and cite sentences; empty ``sentences`` when none is relevant enough.
@@ -111,7 +111,8 @@ def compose_extractive(
             turns ("seizures" in "what about withdrawal seizures?"); they weigh double.
         about: the groups of patients the question asks about (``synonyms.POPULATIONS``): a
             sentence that speaks of them is preferred.
-        intent_of: the text whose intents count (the turn as typed); the question by default.
+        intents: the turn's intents (``answer_type.INTENTS`` names, from its analysis); those
+            of ``question`` when not given.
         turn_vector: a follow-up's own embedding (the turn as typed): a sentence's cosine to
             it counts W_TURN of its cosine.
     """
@@ -120,7 +121,7 @@ def compose_extractive(
     top = passages[0].score or 1.0
     pool = [p for p in passages[:passages_used] if p.score >= _POOL_SHARE * top]
     wanted = expected(question)
-    cues = intent_cues(intent_of or question)
+    cues = intent_cues(question) if intents is None else [INTENTS[n][1] for n in intents]
     q_terms = list(dict.fromkeys(terms(question)))
     weights = {t: idf(t) * (2.0 if t in emphasis else 1.0) for t in q_terms}
     total = sum(weights.values()) or 1.0
