@@ -207,6 +207,18 @@ class Gate:
         merged = answering + [p for p in ok if p.chunk.id not in seen]
         return sorted(merged, key=lambda p: p.score, reverse=True)
 
+    def whole_articles(self, answering: list[Passage], retrieved: Sequence[Passage]
+                       ) -> list[Passage]:
+        """The answering passages plus the other retrieved passages of their articles: once an
+        article answers, the sentence that answers may stand in any of its passages."""
+        if not answering:
+            return answering
+        articles = {p.chunk.article_id for p in answering}
+        seen = {p.chunk.id for p in answering}
+        extra = [p for p in retrieved
+                 if p.chunk.article_id in articles and p.chunk.id not in seen]
+        return sorted(answering + extra, key=lambda p: p.score, reverse=True)
+
     def all_known(self, weights: dict[str, float]) -> bool:
         """Whether every subject word of the question is one the articles use (or an ordinary
         English word, or a drug of a class they name): "migraine prophylaxis" is not."""

@@ -145,6 +145,9 @@ def clean_history(turns: Sequence[Turn], settings: Settings) -> list[Turn]:
     return out
 
 
+LEAD_ARTICLE_PASSAGES = 12  # the answering article's passages the composer may read
+
+
 class Engine:
     """Everything answering needs, built once (store, embedder, retriever) and reused. Thread-safe:
     the chat's workers share one engine; its caches are bounded, locked and keyed by the store's
@@ -266,7 +269,15 @@ class Engine:
             return []
         answering = self.gate.passages(passages, search)
         focus = self.focus.articles(text, turns, interp.is_followup, analysis.entities)
-        return self.gate.with_focus(answering, search, text, focus) if focus else answering
+        if focus:
+            answering = self.gate.with_focus(answering, search, text, focus)
+        answering = self.gate.whole_articles(answering, passages)
+        if not answering:
+            return answering
+        lead = answering[0].chunk.article_id
+        seen = {p.chunk.id for p in answering}
+        more = self.retriever.retrieve(search, LEAD_ARTICLE_PASSAGES, within=[lead])
+        return answering + [p for p in more if p.chunk.id not in seen]
 
     def _compose(self, answer: Answer, answering: list[Passage], interp: Interpretation,
                  text: str, llm_ok: bool, analysis: Analysis,

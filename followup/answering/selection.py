@@ -91,7 +91,7 @@ def compose_extractive(
     audience: str = "clinician",
     max_sentences: int = 4,
     passages_used: int = 5,
-    max_embedded: int = 10,
+    max_embedded: int = 16,
     question_vector: np.ndarray | None = None,
     sentence_terms: Callable[[Chunk], Sequence[frozenset[str]]] | None = None,
     vector_cache: MutableMapping[tuple[str, str, int], np.ndarray] | None = None,
@@ -120,6 +120,8 @@ def compose_extractive(
         return Composition([], [], 0.0)
     top = passages[0].score or 1.0
     pool = [p for p in passages[:passages_used] if p.score >= _POOL_SHARE * top]
+    lead = passages[0].chunk.article_id  # the answering article: any passage of it may answer
+    pool += [p for p in passages[passages_used:] if p.chunk.article_id == lead]
     wanted = expected(question)
     cues = intent_cues(question) if intents is None else [INTENTS[n][1] for n in intents]
     q_terms = list(dict.fromkeys(terms(question)))
