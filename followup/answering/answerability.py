@@ -150,6 +150,9 @@ ORDINARY_UNKNOWN_WEIGHT = 0.3
 Names = list[list[frozenset[str]]]  # a question's entities, each as the term sets naming it
 
 
+MIN_PAIRED_ENTITIES = 2  # named entities an article discusses together: it answers about them
+
+
 class Gate:
     """Which retrieved passages may answer (none: the answer is the refusal). Thresholds are
     settings (README, "Answerability"); entities and classes come from the vocabulary and the
@@ -171,6 +174,7 @@ class Gate:
         scored = [(p, self.coverage(p, weights, groups)) for p in passages]
         names = self.entity_terms(question)
         known_words = self.all_known(weights)
+        paired = self.known_entities(names)
         preferred = [p for p, cov in scored
                      if (cov >= s.prefer_min_coverage and p.dense >= s.prefer_min_dense)
                      or p.dense >= s.prefer_strong_dense]
@@ -182,7 +186,9 @@ class Gate:
                        and self.about(p, weights, groups, names))
                    or (names and p.dense >= s.answer_entity_dense
                        and cov >= s.answer_entity_coverage
-                       and self.speaks_of(p, names))]
+                       and self.speaks_of(p, names))
+                   or (len(paired) >= MIN_PAIRED_ENTITIES and p.dense >= s.answer_entity_dense
+                       and self.discusses(p, paired))]
         if not preferred:
             return passing
         # the preferred passages' articles may answer from their other passing passages too
@@ -274,6 +280,18 @@ class Gate:
             if m:
                 out = f"{out[:m.end()]} ({article} {klass}){out[m.end():]}"
         return out
+
+    def known_entities(self, names: Names) -> Names:
+        """The question's entities that the articles name (a patient's indication, "for VRE
+        bacteremia", is not one of them)."""
+        vocab = self.vocabulary()
+        return [alts for alts in names if any(all(vocab.known(t) for t in a) for a in alts)]
+
+    def discusses(self, p: Passage, names: Names) -> bool:
+        """Whether the passage's article names every one of ``names`` and the passage one."""
+        have = self.article_terms(p.chunk.article_id)
+        return (all(any(a <= have for a in alts) for alts in names)
+                and self.speaks_of(p, names, every=False))
 
     def speaks_of(self, p: Passage, names: Names, every: bool = True) -> bool:
         """Whether the passage (text or title/section) names every entity of the question

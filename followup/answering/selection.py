@@ -58,7 +58,7 @@ _PRESCORE_RETRIEVAL = 0.3  # the passage's retrieval score in a sentence's lexic
 # words, its passage's retrieval score; a sentence of the article's direct answer a little more;
 # plain wording for patients.
 W_DENSE, W_LEXICAL, W_SECTION, W_PASSAGE = 0.5, 0.35, 0.1, 0.15
-W_TURN = 0.3  # of a follow-up's sentence cosine: to the turn as typed (the rest: standalone)
+W_TURN = 0.5  # of a follow-up's sentence cosine: to the turn as typed (the rest: standalone)
 ANSWER_KIND_BONUS = 0.03
 PATIENT_JARGON_COST = 0.12
 _KEEP_SHARE = 0.75  # a further sentence within this share of the best one's score is kept
