@@ -285,7 +285,10 @@ class Gate:
         """The question's entities that the articles name (a patient's indication, "for VRE
         bacteremia", is not one of them)."""
         vocab = self.vocabulary()
-        return [alts for alts in names if any(all(vocab.known(t) for t in a) for a in alts)]
+        known = [alts for alts in names if any(all(vocab.known(t) for t in a) for a in alts)]
+        # "amoxicillin (a penicillin)": the class named beside a drug is the same entity
+        return [alts for i, alts in enumerate(known)
+                if not any(j != i and alts[0] in other for j, other in enumerate(known))]
 
     def discusses(self, p: Passage, names: Names) -> bool:
         """Whether the passage's article names every one of ``names`` and the passage one."""
