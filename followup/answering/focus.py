@@ -73,7 +73,8 @@ class Focus:
         """Whether a turn that names nothing asks about the articles just cited: most of its
         content words are theirs ("how quickly can the dependence develop?"), unlike "How is
         multiple sclerosis diagnosed?" after gabapentin."""
-        words = subject_terms(term_set(text)) - _GENERIC_TERMS
+        words = {w for w in subject_terms(term_set(with_synonyms(text))) - _GENERIC_TERMS
+                 if not w.isdigit()}  # "QTc came back 510": the figure is the patient's
         if not words:
             return True
         have = self.terms_of(self.cited_before(turns))
