@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: setup run ingest chat test test-fast lint package-test bench bench-ask bench-chat eval eval-sample screenshots clean
+.PHONY: setup run ingest chat test test-fast lint package-test bench bench-ask bench-chat bench-scale eval eval-sample screenshots clean
 
 # pip (not uv/poetry): it takes the local CPU wheel of torch==2.13.0 that pyproject pins.
 $(STAMP): pyproject.toml
@@ -48,6 +48,12 @@ bench: setup
 ## Answering latency on MedQuAD and retrieval quality on PubMedQA / COVID-QA (stores cached).
 bench-ask: setup
 	$(VENV)/bin/followup bench ask
+
+## How cost grows with the corpus: ingest, store size, ask p50/p95, worker start, memory at
+## 1x, 4x and 16x a base corpus (about 25 min; --base-limit 6000 for the full datasets).
+bench-scale: setup
+	mkdir -p bench-results
+	$(VENV)/bin/followup bench scale --json bench-results/scale.json --plot bench-results/scale.png
 
 ## The chat: launch time, first token in the browser, 20 concurrent API sessions.
 bench-chat: ingest

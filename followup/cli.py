@@ -15,6 +15,8 @@ from typing import Any
 from followup.errors import FollowupError, UsageError
 from followup.settings import Settings, load_settings
 
+SCALE_BASE_LIMIT = 150  # bench scale's default base: 1x, 4x and 16x in about 25 minutes here
+
 
 def _store_options(p: argparse.ArgumentParser) -> None:
     group = p.add_mutually_exclusive_group()
@@ -73,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_eval_parser(sub)
 
     p = sub.add_parser("bench", help="benchmarks that print figures")
-    p.add_argument("what", choices=["ingest", "ask", "chat", "tune", "abstain"])
+    p.add_argument("what", choices=["ingest", "ask", "chat", "tune", "abstain", "scale"])
     p.add_argument("--abstention-set", default="tests/data/abstention.yaml",
                    help="(abstain) the calibration questions")
     p.add_argument("--pages", type=int, default=300, help="(tune) MedQuAD pages sampled")
@@ -86,10 +88,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--datasets", default="../shared/datasets", metavar="DIR",
                    help="(ask) the shared datasets folder")
     p.add_argument("--latency-questions", type=int, default=300,
-                   help="(ask) MedQuAD questions timed")
+                   help="(ask, scale) MedQuAD questions timed")
     p.add_argument("--medquad", default="../shared/datasets/medquad", metavar="DIR")
     p.add_argument("--pubmedqa", default="../shared/datasets/pubmedqa/pqal_dev.json",
                    metavar="FILE")
+    p.add_argument("--covidqa", default="../shared/datasets/covid-qa/covidqa_dev.json",
+                   metavar="FILE", help="(scale)")
+    p.add_argument("--base-limit", type=int, default=SCALE_BASE_LIMIT, metavar="N",
+                   help="(scale) records of each dataset in the base corpus (all: 6000)")
+    p.add_argument("--multiples", default="1,4,16", help="(scale) sizes, times the base")
+    p.add_argument("--plot", metavar="OUT.png", default=None,
+                   help="(scale) where the plot goes (default: in the workdir)")
     p.add_argument("--limit", type=int, default=None,
                    help="use only the first N articles of each dataset (quick runs)")
     p.add_argument("--reingest-articles", type=int, default=1000)
@@ -302,6 +311,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         args.workdir = args.workdir or ".followup/bench"
         return bench_tune(args)
+    if args.what == "scale":
+        from followup.bench.scale import bench_scale
+
+        return bench_scale(args, _settings(args))
     if args.what == "ask":
         from followup.bench.ask import bench_ask
 
