@@ -91,7 +91,7 @@ def compose_extractive(
     audience: str = "clinician",
     max_sentences: int = 4,
     passages_used: int = 5,
-    max_embedded: int = 16,
+    max_embedded: int = 12,
     question_vector: np.ndarray | None = None,
     sentence_terms: Callable[[Chunk], Sequence[frozenset[str]]] | None = None,
     vector_cache: MutableMapping[tuple[str, str, int], np.ndarray] | None = None,
