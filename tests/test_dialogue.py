@@ -16,9 +16,12 @@ VOCAB = Vocabulary({t: 1 for t in term_set("clopidogrel pantoprazole whammy clon
                    [*_NAMES, *(f"{n}s" for n in _NAMES)])
 
 
+KINDS = {"ramipril": ["ACE inhibitor"], "lisinopril": ["ACE inhibitor"], "losartan": ["ARB"]}
+
+
 def _last(turns: list[str]) -> str | None:
     history = [Turn("user", t) for t in turns[:-1]]
-    got = resolve(turns[-1], history, VOCAB.is_entity)
+    got = resolve(turns[-1], history, VOCAB.is_entity, kind_of=lambda e: KINDS.get(e, []))
     return got.standalone if got else None
 
 
@@ -104,6 +107,49 @@ def test_corrections_replace_the_entity_named(turns: list[str], standalone: str)
 ])
 def test_focus_rules(turns: list[str], standalone: str) -> None:
     assert _last(turns) == standalone
+
+
+@pytest.mark.parametrize(("turns", "standalone"), [
+    # switching "to" a new drug: from the focus drug
+    (["long-term alprazolam 2 mg/day, how fast can I taper?",
+      "worth switching her to diazepam first?"],
+     "worth switching her from alprazolam to diazepam first?"),
+    # a figure of the previous question corrected
+    (["T2DM + CKD, eGFR 50, on metformin 1g bid. any dose change?", "sorry, eGFR is 35 not 50"],
+     "T2DM + CKD, eGFR 35, on metformin 1g bid. any dose change?"),
+    # a new patient with the same diagnosis keeps the subject
+    (["starting levothyroxine for new primary hypothyroidism, healthy 35yo. dose?",
+      "different pt - 78yo w/ CAD, same dx. starting dose?"],
+     "78yo w/ CAD, same dx. starting dose with levothyroxine and hypothyroidism?"),
+    # back to an earlier patient: that patient's subject, first or by what was said of them
+    (["Is it safe to stop clonidine suddenly?",
+      "new patient: 80yo on warfarin. ok with amiodarone?",
+      "ok back to the first pt - how fast should the taper go?"],
+     "ok back to the first pt - how fast should the clonidine taper go?"),
+    (["pt on methotrexate, can I give bactrim?", "new pt: is it safe to stop clonidine suddenly?",
+      "next pt: 80yo on warfarin. ok with amiodarone?",
+      "back to the bactrim pt - what monitoring?"],
+     "back to the bactrim pt - what monitoring with methotrexate and bactrim?"),
+    # a comparison: against the drug of the same kind, else with the focus
+    (["Is lisinopril causing her cough?", "would ramipril be better?"],
+     "would ramipril be better than lisinopril?"),
+    (["Is lisinopril causing her cough?", "would ramipril be better?", "no sorry I meant losartan"],
+     "would losartan be better than lisinopril?"),
+    (["Is lisinopril causing her cough?", "would enalapril be better?", "no I meant losartan"],
+     "would losartan be better with lisinopril?"),  # no kind known: the turn's entity replaced
+    (["pt on methotrexate, can I give bactrim?", "would amoxicillin be safer?"],
+     "would amoxicillin be safer with methotrexate and bactrim?"),
+    # another drug of the same patient, without a pronoun
+    (["what dose of citalopram is safe for her age?", "she also wants ibuprofen for her arthritis"],
+     "she also wants ibuprofen for her arthritis with citalopram?"),
+])
+def test_patient_and_comparison_rules(turns: list[str], standalone: str) -> None:
+    assert _last(turns) == standalone
+
+
+def test_a_return_without_an_earlier_patient_is_left_alone() -> None:
+    turns = ["Is it safe to stop clonidine suddenly?", "back to the 78yo - any dose change?"]
+    assert "78yo" in (_last(turns) or "") and "clonidine" in (_last(turns) or "")
 
 
 def test_a_refused_turn_leaves_the_state() -> None:

@@ -64,6 +64,26 @@ _EVENT = re.compile(r"\b(?:it|this|that)\s+(?:happens|happened|occurs|occurred|d
 # words that make a "focus phrase" the leftovers of chat, not a name ("He's atenolol well one")
 _CHATTY = re.compile(r"\b(?:he's|she's|i'm|he|she|they|we|you|it|well|one|also|too|pt|ok|"
                      r"fwiw|btw|wants?|now|so)\b", re.IGNORECASE)
+# "different pt - 78yo w/ CAD, same dx": a new patient, the same subject
+_SAME_TOPIC = re.compile(r"\bsame\s+(?:dx|diagnosis|drug|med|medication|condition|problem|"
+                         r"thing|issue|question|indication)\b", re.IGNORECASE)
+# "back to the first pt", "back to the 78yo", "back to the pump pt": a patient described before
+_PATIENT_WORDS = re.compile(r"\b(?:pt|patient|\d+\s*(?:yo|y/o|yr old|year old)|\d+[MF]|"
+                            r"guy|lady|man|woman|gentleman|one)\b", re.IGNORECASE)
+_FIRST = re.compile(r"\b(?:first|original|earlier|previous|other|1st)\b", re.IGNORECASE)
+# "eGFR is 35 not 50": a figure of the previous question corrected
+_FIGURE_FIX = re.compile(r"(?P<new>\d+(?:\.\d+)?)\s*(?:[a-z/%]+\s*)?,?\s*not\s+"
+                         r"(?P<old>\d+(?:\.\d+)?)\b", re.IGNORECASE)
+# "she's also on lisinopril", "he also wants ibuprofen": another drug of the same patient
+_ALSO_ON = re.compile(r"\b(?:also|too)\s+(?:on|taking|takes|wants|started|starting|getting|"
+                      r"gets|uses|using|has|had|needs)\b", re.IGNORECASE)
+# "worth switching her to diazepam first?": from the focus drug
+_SWITCH_TO = re.compile(r"\b(?P<v>switch\w*|chang\w*|convert\w*|mov\w*)\s+(?P<o>(?:her|him|"
+                        r"them|the\s+pt|the\s+patient|pt)\s+)?to\s+", re.IGNORECASE)
+# "would amoxicillin be safer?": the new drug weighed against the focus
+_COMPARATIVE = re.compile(r"\b(?:safer|better|preferable|preferred|instead|alternative|rather|"
+                          r"worse|riskier)\b", re.IGNORECASE)
+MAX_THREADS = 6  # earlier patients of the conversation kept for a return
 _TRAILING_ADVERBS = re.compile(r"(?:\s+\w+ly)+\s*$")  # "clonidine suddenly" -> "clonidine"
 _ARTICLES = re.compile(r"^(?:the|a|an|with|for|on|to)\s+", re.IGNORECASE)
 MAX_SHORT_WORDS = 5  # a short question naming an entity is left to the phrase rules
@@ -81,6 +101,8 @@ class _State:
     recent: list[str] = field(default_factory=list)  # every entity named, most recent first
     phrase: str = ""  # a subject asked about by ellipsis ("What about withdrawal seizures?")
     pending: str = ""  # a question answered by a clarifying question ("Do you mean X or Y?")
+    told: str = ""  # what the user said about the current patient (the turns since a reset)
+    threads: list[tuple[str, list[str]]] = field(default_factory=list)  # earlier patients
 
 
 def entities_in(text: str, is_entity: Callable[[str], bool]) -> list[str]:
@@ -122,14 +144,17 @@ def _sub_pronoun(q: str, name: str) -> str:
     return q
 
 
-def _correct(q: str, prev: str, main: str, own: Sequence[str]) -> str:
-    """"I meant X" (or "I meant X, not Y"): X replaces Y, else the focus entity, in the previous
-    question."""
+def _correct(q: str, prev: str, main: str, own: Sequence[str], in_prev: Sequence[str]) -> str:
+    """"I meant X" (or "I meant X, not Y"): X replaces Y, else the entity the previous turn
+    named (``in_prev``), else the focus entity, in the previous question."""
     negated = re.search(r"\bnot\s+(?:the\s+)?([A-Za-z][\w-]*)", q)
     old = next((e for e in own if negated and e.casefold() == negated.group(1).casefold()), None)
     new = next((e for e in own if e != old), own[0])
-    target = old if old and re.search(rf"(?<![\w-]){re.escape(old)}", prev, re.IGNORECASE) \
-        else main
+    def named(e: str) -> bool:
+        return bool(re.search(rf"(?<![\w-]){re.escape(e)}(?![\w-])", prev, re.IGNORECASE))
+
+    # the entity denied, else the one the previous turn named, else the focus
+    target = next((e for e in (old, *in_prev, main) if e and named(e)), main)
     return _replace_word(prev, target, new)
 
 
@@ -181,7 +206,7 @@ def _defined(asked: str, phrase: str) -> bool:
 def _attach(q: str, name: str) -> str:
     """A follow-up naming nothing gets the focus: "next step?" -> "next step in serotonin
     syndrome?", "how quickly can dependence develop?" -> "… develop with lorazepam?"."""
-    prep = "in" if _CONDITION.search(name) else "with"
+    prep = "in" if _CONDITION.search(name.split(" and ")[0]) else "with"
     return f"{q.rstrip(' ?.!')} {prep} {name}?"
 
 
@@ -237,6 +262,53 @@ def _ambiguous(q: str, state: _State) -> tuple[str, str] | None:
     return None
 
 
+def _weighed(q: str, new: str, state: _State, in_prev: Sequence[str],
+             kind_of: Callable[[str], Sequence[str]]) -> tuple[str, str]:
+    """"Would ramipril be better?" after lisinopril -> "… better than lisinopril?": the new
+    drug against the one of its kind; else with the focus ("Would amoxicillin be safer?" ->
+    "… safer with methotrexate and bactrim?"). Also the rival ("" when none)."""
+    kinds = {k.casefold() for k in kind_of(new)}
+    same = [e for e in in_prev if kinds & {k.casefold() for k in kind_of(e)}]
+    if not same:
+        return f"{q.rstrip(' ?.')} with {_focus_name(state)}?", ""
+    rival = same[0]
+    others = [e for e in state.focus if e.casefold() not in (rival.casefold(), new.casefold())]
+    with_others = f" with {' and '.join(others[:2])}" if others else ""
+    return f"{q.rstrip(' ?.')} than {rival}{with_others}?", rival
+
+
+def _new_thread(state: _State, keep: bool) -> None:
+    """A new patient: the current one is kept for a return; the subject too when ``keep``."""
+    if state.focus:
+        state.threads = [*state.threads, (state.told, list(state.focus))][-MAX_THREADS:]
+    state.told = ""
+    if not keep:
+        state.standalone, state.focus = None, []
+
+
+def _returned_to(q: str, state: _State) -> list[str] | None:
+    """The focus of the earlier patient a "back to the 78yo" / "back to the first pt" turn
+    means (the current patient kept for another return), or None."""
+    if not state.threads or not _PATIENT_WORDS.search(q):
+        return None
+    words = set(_TOKEN.findall(q.casefold())) - {"back", "to", "the", "pt", "patient", "ok"}
+    overlap = [len(words & set(_TOKEN.findall(told.casefold()))) for told, _ in state.threads]
+    which = _FIRST.search(q)
+    if which and which.group(0).casefold() in ("first", "1st", "original"):
+        i = 0
+    elif max(overlap) > 0:
+        i = overlap.index(max(overlap))
+    elif _FIRST.search(q) or len(state.threads) == 1:
+        i = len(state.threads) - 1
+    else:
+        return None
+    told, focus = state.threads[i]
+    if state.focus:
+        state.threads[i] = (state.told, list(state.focus))
+    state.told = told
+    return list(focus)
+
+
 def _tidy(q: str) -> str:
     q = " ".join(q.split()).strip()
     return q if q.endswith("?") else q.rstrip(" .!") + "?"
@@ -250,10 +322,17 @@ def _step(q: str, state: _State, is_entity: Callable[[str], bool],
           kind_of: Callable[[str], Sequence[str]] = lambda e: ()) -> Interpretation | None:
     q = " ".join(q.split())
     reset = _RESET.match(q)
+    same_topic = False
     if reset:
-        state.standalone, state.focus = None, []
         q = q[reset.end():] or q
+        same_topic = bool(_SAME_TOPIC.search(q)) and bool(state.focus)
+        _new_thread(state, keep=same_topic)
+    state.told = f"{state.told} {q}".strip()
     own = entities_in(q, is_entity)
+    back = _returned_to(q, state) if _RETURN.match(q) else None
+    if back is not None:
+        state.focus = [*back, *own]
+        state.standalone = state.standalone or q
     prev, main = state.standalone, (state.focus[0] if state.focus else None)
 
     def done(standalone: str, focus: list[str], followup: bool, attached: bool = False
@@ -273,6 +352,28 @@ def _step(q: str, state: _State, is_entity: Callable[[str], bool],
     if pending and own and len(q.rstrip(" ?.").split()) <= MAX_BARE_WORDS:
         rest = [e for e in state.focus if e.casefold() != own[0].casefold()]
         return done(_sub_pronoun(pending, own[0]), [own[0], *rest], True)  # "clonidine."
+    name = _focus_name(state)
+    if same_topic or back is not None:  # "same dx. starting dose?", "back to the 78yo - …"
+        if _DEFINITE.search(q):
+            text = _DEFINITE.sub(lambda m: f"the {m.group('a') or ''}{main} {m.group('n')}", q,
+                                 count=1)
+        else:
+            text = _sub_pronoun(q, main) if _has_pronoun(q) else _attach(q, name)
+        return done(text, [*state.focus, *own], True, True)
+    figure = _FIGURE_FIX.search(q)
+    if figure and re.search(rf"(?<![\d.]){re.escape(figure.group('old'))}(?![\d.])", prev):
+        return done(re.sub(rf"(?<![\d.]){re.escape(figure.group('old'))}(?![\d.])",
+                           figure.group("new"), prev, count=1), state.focus, True)
+    new_own = [e for e in own if e.casefold() not in {f.casefold() for f in state.focus}]
+    switch = _SWITCH_TO.search(q)
+    if new_own and switch and main.casefold() not in q.casefold():
+        return done(q[:switch.end() - 3] + f" from {main} to " + q[switch.end():],
+                    [*new_own, *state.focus], True)
+    if new_own and _ALSO_ON.search(q):
+        return done(f"{q.rstrip(' ?.')} with {name}", [*state.focus, *new_own], True)
+    if new_own and _COMPARATIVE.search(q) and len(q.split()) <= MAX_SHORT_WORDS:
+        text, rival = _weighed(q, new_own[0], state, entities_in(prev, is_entity), kind_of)
+        return done(text, [*new_own, *state.focus] if rival else [*state.focus, *new_own], True)
     defined = _DEFINITION.match(q)
     subject = defined.group("f").strip() if defined else ""
     if subject and not any(w.lower() in GENERIC for w in subject.split()) and not any(
@@ -282,7 +383,8 @@ def _step(q: str, state: _State, is_entity: Callable[[str], bool],
         return done(q, own if own else [subject], False)
     fix = _CORRECTION.match(q)
     if fix and own:
-        return done(_correct(q, prev, main, own), [own[0], *state.focus[1:]], True)
+        return done(_correct(q, prev, main, own, entities_in(state.asked, is_entity)),
+                    [own[0], *state.focus[1:]], True)
     candidates = list(dict.fromkeys([*own, *state.recent]))
     two = _TWO.search(q) and len(candidates) >= 2
     ell = _ELLIPSIS.match(q) or (_MODIFIER.match(q) if not own else None)

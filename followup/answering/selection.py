@@ -120,8 +120,8 @@ def compose_extractive(
         return Composition([], [], 0.0)
     top = passages[0].score or 1.0
     pool = [p for p in passages[:passages_used] if p.score >= _POOL_SHARE * top]
-    lead = passages[0].chunk.article_id  # the answering article: any passage of it may answer
-    pool += [p for p in passages[passages_used:] if p.chunk.article_id == lead]
+    lead_article = passages[0].chunk.article_id  # any passage of it may hold the answer
+    pool += [p for p in passages[passages_used:] if p.chunk.article_id == lead_article]
     wanted = expected(question)
     cues = intent_cues(question) if intents is None else [INTENTS[n][1] for n in intents]
     q_terms = list(dict.fromkeys(terms(question)))

@@ -131,7 +131,7 @@ def bench_chat(args: argparse.Namespace) -> int:
             while time.perf_counter() < stop_at:
                 turns, audience = conversations[k % len(conversations)]
                 k += 1
-                history: list[dict[str, str]] = []
+                history: list[dict[str, Any]] = []
                 for q in turns:
                     if time.perf_counter() >= stop_at:
                         break
