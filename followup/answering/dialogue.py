@@ -359,7 +359,7 @@ def _step(q: str, state: _State, is_entity: Callable[[str], bool],
                                  count=1)
         else:
             text = _sub_pronoun(q, main) if _has_pronoun(q) else _attach(q, name)
-        return done(text, [*state.focus, *own], True, True)
+        return done(text, [*state.focus, *own], True)  # said outright: no fit test
     figure = _FIGURE_FIX.search(q)
     if figure and re.search(rf"(?<![\d.]){re.escape(figure.group('old'))}(?![\d.])", prev):
         return done(re.sub(rf"(?<![\d.]){re.escape(figure.group('old'))}(?![\d.])",
