@@ -275,17 +275,20 @@ def _run_phase(name: str, cfg: dict[str, Any]) -> dict[str, Any]:
 
 
 def _questions(args: argparse.Namespace, base: Base) -> list[str]:
-    """MedQuAD first questions of the base's pages (so every size can answer them)."""
-    from followup.bench.ask import medquad_queries
+    """Distinct questions the base answers: its MedQuAD pages' first questions, then (to reach
+    ``--latency-questions``) its PubMedQA questions. Never repeated: a repeated question is
+    answered from warm caches."""
+    from followup.bench.ask import medquad_queries, pubmedqa_queries
     from followup.importers import medquad_id
 
     ids = {medquad_id(p) for p in base.medquad}
-    wanted = args.latency_questions + 1 + WARMUP_QUESTIONS
-    queries = [q.text for q in medquad_queries(Path(args.medquad), len(base.medquad))
-               if q.article_id in ids]
-    if not queries:
-        raise UsageError(f"{args.medquad}: no answered MedQuAD question in the base pages")
-    return [queries[i % len(queries)] for i in range(wanted)]
+    found = [q.text for q in medquad_queries(Path(args.medquad), len(base.medquad))
+             if q.article_id in ids]
+    found += [q.text for q in pubmedqa_queries(base.pubmedqa)]
+    questions = list(dict.fromkeys(found))[: args.latency_questions + 1 + WARMUP_QUESTIONS]
+    if len(questions) < 2 + WARMUP_QUESTIONS:
+        raise UsageError(f"the base has {len(questions)} questions to time; raise --base-limit")
+    return questions
 
 
 def _measure_size(multiple: int, base: Base, sources: Path, work: Path,
@@ -403,7 +406,8 @@ def bench_scale(args: argparse.Namespace, settings: Settings) -> int:
                "questions": _questions(args, base)}
         print(f"bench scale: base {len(base.medquad)} MedQuAD pages + first {args.base_limit} "
               f"PubMedQA / COVID-QA records; sizes {', '.join(f'{m}x' for m in multiples)}; "
-              f"cores {os.cpu_count()}", flush=True)
+              f"{len(cfg['questions']) - 1 - WARMUP_QUESTIONS} distinct questions timed "
+              f"(MedQuAD, then PubMedQA); cores {os.cpu_count()}", flush=True)
         rows = [_measure_size(m, base, sources, work, cfg) for m in multiples]
     finally:
         shutil.rmtree(sources, ignore_errors=True)
