@@ -20,6 +20,7 @@ from followup.text import term_set
 FOCUS_LOOKBACK = 2  # assistant turns searched for the focus (one refused turn in between)
 MAX_FOCUS_ARTICLES = 3
 FOCUS_FIT_SHARE = 0.5  # of a turn's content words the cited articles use, for it to be about them
+FOCUS_FIT_FREE_WORDS = 1  # a turn with this few content words is about the focus
 FOCUS_MAX_UNKNOWN = 2  # a turn with this many words that no article uses asks of elsewhere
 _ARTICLE_TERMS_MAX = 2_000  # articles whose term sets are kept
 _GENERIC_TERMS = term_set(" ".join(GENERIC))
@@ -75,7 +76,7 @@ class Focus:
         multiple sclerosis diagnosed?" after gabapentin."""
         words = {w for w in subject_terms(term_set(with_synonyms(text))) - _GENERIC_TERMS
                  if not w.isdigit()}  # "QTc came back 510": the figure is the patient's
-        if not words:
+        if len(words) <= FOCUS_FIT_FREE_WORDS:  # "mgmt?", "why the gap?": nothing else to ask of
             return True
         have = self.terms_of(self.cited_before(turns))
         return len(words & have) >= FOCUS_FIT_SHARE * len(words)
