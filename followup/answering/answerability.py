@@ -50,7 +50,10 @@ MIN_NAME_CHARS = 5
 ENTITY_WORDS = frozenset(
     "alcohol opioid opioids lithium steroid steroids aspirin insulin caffeine nicotine "
     "beta-blocker beta-blockers antidepressant antidepressants "
-    "anticoagulant anticoagulants diuretic diuretics statin statins thyroxine".split())
+    "anticoagulant anticoagulants diuretic diuretics statin statins thyroxine "
+    # drug names common enough in English that their frequency hides them
+    "methadone morphine heroin cocaine penicillin xanax valium viagra marijuana cannabis "
+    "melatonin estrogen testosterone".split())
 # How drug names end (clonidine, metoprolol, gabapentin, warfarin, omeprazole, apixaban …).
 _DRUG_CORE = (
     "ine ol am il in ide one ate azole mab nib pril sartan statin cillin mycin cycline floxacin "

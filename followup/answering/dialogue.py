@@ -83,6 +83,10 @@ _SWITCH_TO = re.compile(r"\b(?P<v>switch\w*|chang\w*|convert\w*|mov\w*)\s+(?P<o>
 # "would amoxicillin be safer?": the new drug weighed against the focus
 _COMPARATIVE = re.compile(r"\b(?:safer|better|preferable|preferred|instead|alternative|rather|"
                           r"worse|riskier)\b", re.IGNORECASE)
+# "and if he just gets flu?": a clause, not a subject to carry
+_CLAUSE = re.compile(r"^(?:if|when|whether|once|after|before|while|she|he|they|we|i|you|it|"
+                     r"she's|he's|they're|what|how|why|is|are|does|do|can|should)\b",
+                     re.IGNORECASE)
 MAX_THREADS = 6  # earlier patients of the conversation kept for a return
 _TRAILING_ADVERBS = re.compile(r"(?:\s+\w+ly)+\s*$")  # "clonidine suddenly" -> "clonidine"
 _ARTICLES = re.compile(r"^(?:the|a|an|with|for|on|to)\s+", re.IGNORECASE)
@@ -262,6 +266,24 @@ def _ambiguous(q: str, state: _State) -> tuple[str, str] | None:
     return None
 
 
+_ASKS = re.compile(r"\b(?:what|how|when|which|why|does|do|is|are|can|should|will)\b"
+                   r"(?P<rest>[^?.!]*)", re.IGNORECASE)
+MIN_OWN_QUESTION_WORDS = 3  # "what ECG monitoring does methadone need": a question of its own
+
+
+def _asks_of(q: str, own: Sequence[str]) -> bool:
+    """Whether the turn asks its own question about one of its new entities ("he's also been on
+    methadone - what ECG monitoring does methadone need?"), not about the combination ("he's
+    also on warfarin. what about that one?")."""
+    for m in _ASKS.finditer(q):
+        rest = m.group("rest")
+        if len(rest.split()) >= MIN_OWN_QUESTION_WORDS and any(
+                re.search(rf"(?<![\w-]){re.escape(e)}(?![\w-])", rest, re.IGNORECASE)
+                for e in own):
+            return True
+    return False
+
+
 def _weighed(q: str, new: str, state: _State, in_prev: Sequence[str],
              kind_of: Callable[[str], Sequence[str]]) -> tuple[str, str]:
     """"Would ramipril be better?" after lisinopril -> "… better than lisinopril?": the new
@@ -369,7 +391,7 @@ def _step(q: str, state: _State, is_entity: Callable[[str], bool],
     if new_own and switch and main.casefold() not in q.casefold():
         return done(q[:switch.end() - 3] + f" from {main} to " + q[switch.end():],
                     [*new_own, *state.focus], True)
-    if new_own and _ALSO_ON.search(q):
+    if new_own and _ALSO_ON.search(q) and not _asks_of(q, new_own):
         return done(f"{q.rstrip(' ?.')} with {name}", [*state.focus, *new_own], True)
     if new_own and _COMPARATIVE.search(q) and len(q.split()) <= MAX_SHORT_WORDS:
         text, rival = _weighed(q, new_own[0], state, entities_in(prev, is_entity), kind_of)
@@ -413,7 +435,7 @@ def _step(q: str, state: _State, is_entity: Callable[[str], bool],
         if x[:1].isupper() and not x[1:2].isupper():
             x = x[0].lower() + x[1:]  # "In children?" joins the question: "… in children?"
         out = done(f"{prev.rstrip(' ?.')} {x}", state.focus, True)
-        if not _MODIFIER.match(f"{x}?"):
+        if not _MODIFIER.match(f"{x}?") and not _CLAUSE.match(x):
             state.phrase = _ARTICLES.sub("", x)  # "withdrawal seizures": the subject now
         return out
     name = _focus_name(state)
@@ -428,7 +450,7 @@ def _step(q: str, state: _State, is_entity: Callable[[str], bool],
     if own:
         if _RETURN.match(q):
             return done(_sub_pronoun(q, own[0]) if _has_pronoun(q) else q, own, False)
-        if _has_pronoun(q) and _CO_MEDICATION.search(q):
+        if _has_pronoun(q) and _CO_MEDICATION.search(q) and not _asks_of(q, own):
             return done(f"{q.rstrip(' ?.')} with {name}", [*state.focus, *own], True)
     pair = _ambiguous(q, state) if not own else None
     if pair:

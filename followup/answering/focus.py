@@ -23,7 +23,13 @@ FOCUS_FIT_SHARE = 0.5  # of a turn's content words the cited articles use, for i
 FOCUS_FIT_FREE_WORDS = 1  # a turn with this few content words is about the focus
 FOCUS_MAX_UNKNOWN = 2  # a turn with this many words that no article uses asks of elsewhere
 _ARTICLE_TERMS_MAX = 2_000  # articles whose term sets are kept
-_GENERIC_TERMS = term_set(" ".join(GENERIC))
+# The frame of clinical work, not a subject: "what should nursing look for on exam?", "what
+# should he carry on discharge?", "any limitations of the study?" stay with the focus.
+_FRAME_WORDS = ("exam examination nursing nurse nurses discharge admission admit ward icu home "
+                "meantime meanwhile study trial limitations results findings evidence data paper "
+                "workup plan team family clinic visit pharmacy carry bring look watch tell warn "
+                "counsel advise help helps else")
+_GENERIC_TERMS = term_set(" ".join(GENERIC)) | term_set(_FRAME_WORDS)
 # A turn read as a new question still stays with the focus when it speaks of "it", "the taper"…
 _KEEPERS = re.compile(
     r"\b(?:it|its|they|them|this|that|these|those|the (?:taper|dose|level|combination|drug|"
