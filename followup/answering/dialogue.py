@@ -112,11 +112,25 @@ class _State:
 def entities_in(text: str, is_entity: Callable[[str], bool]) -> list[str]:
     """The entity words of ``text`` as typed, in order, once each (case-insensitively)."""
     seen: dict[str, str] = {}
-    for raw in _TOKEN.findall(text):
+    tokens = _TOKEN.findall(text)
+    for i, raw in enumerate(tokens):
         word = raw.strip("'-")
-        if word and word.casefold() not in seen and is_entity(word):
+        if word and word.casefold() not in seen and not _used_as_verb(tokens, i) \
+                and is_entity(word):
             seen[word.casefold()] = word
     return list(seen.values())
+
+
+_VERB_BEFORE = frozenset("i we you let's please".split())
+_VERB_AFTER = frozenset("her him them me us".split())
+
+
+def _used_as_verb(tokens: Sequence[str], i: int) -> bool:
+    """"how fast do I titrate her?": a verb after a subject or before an object, not a drug
+    ("can I give metoprolol" keeps metoprolol)."""
+    before = tokens[i - 1].casefold() if i > 0 else ""
+    after = tokens[i + 1].casefold() if i + 1 < len(tokens) else ""
+    return before in _VERB_BEFORE or after in _VERB_AFTER
 
 
 def _replace_word(text: str, old: str, new: str) -> str:
