@@ -213,6 +213,22 @@ _DEFINITION = re.compile(r"^\s*what\s+(?:is|are)\s+(?:\(are\)\s+)?(?:an?\s+|the\
                          r"(?P<f>[^?]+?)\s*\??\s*$", re.IGNORECASE)
 
 
+def _defined_subject(q: str) -> str:
+    """What a definitional question asks about, named whole ("glycogen storage disease type
+    0"), or "" (none, or generic words: "What are the causes of diabetes?")."""
+    m = _DEFINITION.match(q)
+    subject = m.group("f").strip() if m else ""
+    words = [w.lower().strip("(),") for w in subject.split()]
+    framed = any(len(w) >= 4 and w in _FRAME for w in words) or all(w in GENERIC for w in words)
+    return "" if framed else subject  # "the stages": no name
+
+
+# words of a question's frame ("the causes of", "the max dose of"); those that also occur in
+# names ("glycogen storage disease type 0", "Adult Acute Lymphoblastic Leukemia") are not
+_FRAME = GENERIC - frozenset("type types stage stages adult adults related genetic first other "
+                             "main family common typical".split())
+
+
 def _defined(asked: str, phrase: str) -> bool:
     """Whether ``phrase`` is what a definitional question asked about ("What is (are) Bartter
     syndrome ?"), and no generic words ("max dose of apap" is not a name)."""
@@ -383,7 +399,9 @@ def _step(q: str, state: _State, is_entity: Callable[[str], bool],
                               attached)
 
     if prev is None or main is None:
-        return done(q, own, False)
+        named = _defined_subject(q)  # "What is (are) glycogen storage disease type 0 ?"
+        return done(q, [named, *(e for e in own if e.casefold() not in named.casefold())]
+                    if named else own, False)
     pending, state.pending = state.pending, ""
     if pending and own and len(q.rstrip(" ?.").split()) <= MAX_BARE_WORDS:
         rest = [e for e in state.focus if e.casefold() != own[0].casefold()]
@@ -410,13 +428,13 @@ def _step(q: str, state: _State, is_entity: Callable[[str], bool],
     if new_own and _COMPARATIVE.search(q) and len(q.split()) <= MAX_SHORT_WORDS:
         text, rival = _weighed(q, new_own[0], state, entities_in(prev, is_entity), kind_of)
         return done(text, [*new_own, *state.focus] if rival else [*state.focus, *new_own], True)
-    defined = _DEFINITION.match(q)
-    subject = defined.group("f").strip() if defined else ""
-    if subject and not any(w.lower() in GENERIC for w in subject.split()) and not any(
+    subject = _defined_subject(q)
+    if subject and not any(
             f.casefold() in subject.casefold() or subject.casefold() in f.casefold()
             for f in state.focus):  # "What is (are) Pineocytoma ?": a new topic, named whole
         state.asked = q
-        return done(q, own if own else [subject], False)
+        return done(q, [subject, *(e for e in own if e.casefold() not in subject.casefold())],
+                    False)
     fix = _CORRECTION.match(q)
     if fix and own:
         return done(_correct(q, prev, main, own, entities_in(state.asked, is_entity)),
