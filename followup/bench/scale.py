@@ -449,6 +449,9 @@ def write_plot(rows: Sequence[dict[str, Any]], out: Path) -> None:
         for label, key in series:
             ax.plot(articles, [r[key] for r in rows], marker="o", label=label)
         ax.set_xscale("log")
+        ax.minorticks_off()
+        ax.set_xticks(articles, [f"{a:,}" for a in articles])
+        ax.set_ylim(bottom=0)
         ax.set_title(title)
         ax.set_xlabel("articles")
         ax.set_ylabel(unit)
