@@ -139,6 +139,9 @@ def run(args: argparse.Namespace, sets: dict[str, list[str]], questions: list[st
     print(f"load minilm-onnx from the checked cache (sha256 + session): "
           f"{time.perf_counter() - started:.2f} s")
 
+    counter = next((m for m in models.values() if hasattr(m, "token_lengths")), None)
+    tokens = {name: sum(counter.token_lengths(texts)) if counter else 0
+              for name, texts in sets.items()}
     reference_label = next(iter(runtimes))
     per_call = base.chunks_per_write
     # the vectors compared: each set whole, in ingest's calls of chunks_per_write texts
@@ -168,7 +171,7 @@ def run(args: argparse.Namespace, sets: dict[str, list[str]], questions: list[st
     print(f"\nthroughput over {args.rounds} rounds (each round in brackets), slices of "
           f"{args.slice} texts interleaved; cosine to {reference_label}:")
     for name, texts in sets.items():
-        print(f"  {name}:")
+        print(f"  {name} ({tokens[name]:,} tokens):")
         ref = vectors[(name, reference_label)]
         base_rate = 0.0
         for label in runtimes:
@@ -181,6 +184,7 @@ def run(args: argparse.Namespace, sets: dict[str, list[str]], questions: list[st
             cos = (got * ref).sum(axis=1) / (np.linalg.norm(got, axis=1)
                                              * np.linalg.norm(ref, axis=1))
             print(f"    {label:30s} {rate:7.1f} texts/s (x{rate / base_rate:.2f}) [{each}]  "
+                  f"{rate * tokens[name] / len(texts):7.0f} tokens/s  "
                   f"{cpu_ms:5.1f} CPU ms/text  cosine mean {cos.mean():.5f} min {cos.min():.5f}")
 
     if questions:
@@ -213,6 +217,10 @@ def run(args: argparse.Namespace, sets: dict[str, list[str]], questions: list[st
                    else f"onnx intra threads {settings.onnx_intra_threads}")
         print(f"    {label:30s} p50 {statistics.median(times) * 1000:6.2f} ms  "
               f"p90 {times[int(len(times) * 0.9)] * 1000:6.2f} ms  ({threads})")
+    onnx = models.get("onnx fp32 (minilm-onnx)")
+    if onnx is not None and hasattr(onnx, "kernel_tokens_per_second"):
+        print(f"\nthe fp32 graph alone (2 x 224 unpadded passes on every worker at once): "
+              f"{onnx.kernel_tokens_per_second():,.0f} tokens/s")
     print(f"\nload average {load_end:.2f} at the end of the throughput rounds "
           f"(over {os.cpu_count()} cores: other work on the machine slows every row alike)")
     return 0

@@ -218,3 +218,18 @@ def test_batch_plan_keeps_every_text_once_and_bounds_padding() -> None:
     for g in groups:
         assert len(g) == 1 or len(g) * max(lengths[i] for i in g) <= 512
     assert _plan_batches([], 16, 64, 512) == []
+
+
+def test_token_lengths_are_the_model_s(onnx_embedder: Embedder) -> None:
+    """What bench ingest counts as embedded tokens: truncated at max_seq_length, no padding."""
+    assert isinstance(onnx_embedder, OnnxEmbedder)
+    lengths = onnx_embedder.token_lengths(TEXTS)
+    assert lengths[4] == 2  # "": [CLS] [SEP]
+    assert max(lengths) == lengths[5] == onnx_embedder.max_seq_length == 256  # truncated
+    assert onnx_embedder.token_lengths([]) == []
+
+
+def test_kernel_rate_is_measured_on_every_worker(onnx_embedder: Embedder) -> None:
+    assert isinstance(onnx_embedder, OnnxEmbedder)
+    rate = onnx_embedder.kernel_tokens_per_second(rows=1, width=16, seconds=0.2)
+    assert rate > 0

@@ -72,11 +72,28 @@ def _phase_ours(cfg: dict[str, Any]) -> dict[str, Any]:
     paths = cfg["paths"]
     report = ingest(paths, settings)
     seconds = time.perf_counter() - t0
+    peak = _peak_mb()
     return {"seconds": seconds, "articles": report.added, "chunks": report.chunks,
             "failed": len(report.failed), "skipped": len(report.skipped),
             "embed_seconds": report.stage_seconds.get("embed", 0.0),
             "stages": report.stage_seconds, "embedder": settings.embedder,
-            "peak_mb": _peak_mb()}
+            "peak_mb": peak, **_embed_rates(paths, settings)}
+
+
+def _embed_rates(paths: Sequence[str], settings: Any) -> dict[str, Any]:
+    """After the timed ingest: the tokens it embedded, and what the graph alone achieves here
+    (tokens per second on every worker at once, no tokenizing or pooling), the ceiling of the
+    embed stage. ONNX embedders only."""
+    from followup.chunks import chunk_article
+    from followup.embedders import OnnxEmbedder, get_embedder
+
+    model = get_embedder(settings)
+    if not isinstance(model, OnnxEmbedder):
+        return {}
+    texts = [c.embedding_text() for a in _articles(paths)
+             for c in chunk_article(a, settings.chunk_max_chars, settings.chunk_overlap_chars)]
+    return {"embed_tokens": sum(model.token_lengths(texts)),
+            "kernel_tokens_per_s": model.kernel_tokens_per_second()}
 
 
 def _phase_baseline(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -154,13 +171,18 @@ def bench_ingest(args: argparse.Namespace) -> int:
 
     print(f"bench ingest: {len(paths) - 1} MedQuAD pages + PubMedQA "
           f"({args.limit or 500} abstracts); torch threads {torch.get_num_threads()}, "
-          f"cores {os.cpu_count()}", flush=True)
+          f"cores {os.cpu_count()}, load average {os.getloadavg()[0]:.2f}", flush=True)
     size = _run_phase("chars", base_cfg)
     print(f"  articles {size['articles']}, source characters {size['chars']:,}", flush=True)
     ours = _run_phase("ours", {**base_cfg, "store": str(work / "ours")})
     stages = ", ".join(f"{k} {v:.1f} s" for k, v in ours.get("stages", {}).items())
     print(f"  ours:     {ours['seconds']:.1f} s, {ours['chunks']} chunks, "
           f"peak {ours['peak_mb']:.0f} MB ({ours.get('embedder')}; {stages})", flush=True)
+    if ours.get("embed_tokens") and ours.get("embed_seconds"):
+        print(f"  ours embed: {ours['embed_tokens']:,} tokens, "
+              f"{ours['embed_tokens'] / ours['embed_seconds']:,.0f} tokens/s; the graph alone "
+              f"here, every worker at once: {ours['kernel_tokens_per_s']:,.0f} tokens/s "
+              f"(load average {os.getloadavg()[0]:.2f})", flush=True)
     base = _run_phase("baseline", {**base_cfg, "store": str(work / "baseline")})
     print(f"  baseline: {base['seconds']:.1f} s, {base['chunks']} chunks, "
           f"peak {base['peak_mb']:.0f} MB", flush=True)
