@@ -50,7 +50,7 @@ bench-ask: setup
 	$(VENV)/bin/followup bench ask
 
 ## How cost grows with the corpus: ingest, store size, ask p50/p95, worker start, memory at
-## 1x, 4x and 16x a base corpus (about 25 min; --base-limit 6000 for the full datasets).
+## 1x, 4x and 16x a base corpus (about 20 min; --base-limit 6000 for the full datasets).
 bench-scale: setup
 	mkdir -p bench-results
 	$(VENV)/bin/followup bench scale --json bench-results/scale.json --plot bench-results/scale.png

@@ -15,7 +15,7 @@ from typing import Any
 from followup.errors import FollowupError, UsageError
 from followup.settings import Settings, load_settings
 
-SCALE_BASE_LIMIT = 150  # bench scale's default base: 1x, 4x and 16x in about 25 minutes here
+SCALE_BASE_LIMIT = 150  # bench scale's default base: 1x, 4x and 16x in about 20 minutes here
 
 
 def _store_options(p: argparse.ArgumentParser) -> None:
