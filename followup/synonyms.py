@@ -132,7 +132,7 @@ POPULATIONS: dict[str, re.Pattern[str]] = {
         "breastfeeding": r"\b(breast-?fe\w*|lactat\w*|nursing mothers?)\b",
         "children": r"\b(child\w*|paediatric\w*|pediatric\w*|infant\w*|neonat\w*|newborns?|"
                     r"adolescen\w*|kids?|toddlers?|bab(y|ies)|([1-9]|1[0-2])[- ]?(years?|yrs?|y)"
-                    r"[- ]?old|([1-9]|1[0-2])yo)\b",
+                    r"[- ]?old|([1-9]|1[0-2]) ?(yo|y/o|yr?s? old))\b",
         "dialysis": r"\b(h?a?e?mo-?dialys\w*|dialys\w*|ESRD|end-stage (renal|kidney))\b",
         "vaccination": r"\b(vaccin\w*|immuni[sz]ation\w*|jabs?)\b",
         "renal impairment": r"\b(e?GFRs?|CrCl|creatinine clearance|CKD|renal (impairment|"
