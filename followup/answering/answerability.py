@@ -69,7 +69,8 @@ _NOT_NAME_ENDINGS = ("able", "ible", "ous", "ful", "ive", "ly", "ness", "ment", 
 # Names of the synonyms table that are not entities of a conversation (shorthand of words).
 NOT_ENTITIES = frozenset(w.casefold() for w in (
     "symptoms", "sx", "BP", "blood pressure", "HTN", "hypertension", "management", "mgmt",
-    "discontinue", "d/c", "UTI", "AKI", "ECG", "EKG", "LFTs", "water pill", "blood thinner"))
+    "discontinue", "d/c", "UTI", "AKI", "ECG", "EKG", "LFTs", "water pill", "blood thinner",
+    "treatment", "tx", "diagnosis", "dx", "differential diagnosis", "ddx", "antibiotics", "abx"))
 COMMON_ZIPF = 3.0  # wordfreq Zipf frequency at or above which a word is ordinary English
 MIN_ENTITY_CHARS = 4  # shorter unknown tokens are abbreviations we cannot judge
 MIN_PREFIX_CHARS = 4  # "amio" finds "amiodarone"; shorter prefixes match too much
