@@ -162,6 +162,37 @@ def interpret(question: str, history: Sequence[Turn], cited_titles: Sequence[str
     return _step(question, standalone, focus, cited_titles)
 
 
+_PREPOSITIONS = r"(?:in|for|with|during|after|on|at|while)"
+_TRAILING_PHRASE = re.compile(rf"\s+(?P<p>{_PREPOSITIONS})\s+(?:(?!\b{_PREPOSITIONS}\b)[^?,;])+$",
+                              re.IGNORECASE)
+_LEADING_PREPOSITION = re.compile(rf"^(?P<p>{_PREPOSITIONS})\b", re.IGNORECASE)
+_CLAUSE_START = re.compile(r"^(?:if|when|whether|once|before|while|unless|she|he|they|we|i|"
+                           r"you|it|she's|he's|they're|we're|i'm)\b", re.IGNORECASE)
+MAX_MODIFIER_WORDS = 6  # a trailing phrase this short is the question's modifier
+
+
+def restate(prev: str, x: str, preposition: str | None = None, keep: Sequence[str] = ()
+            ) -> str:
+    """The previous question asked again of ``x``: "What about patients taking lithium?" after
+    "Should NSAIDs be avoided in chronic kidney disease?" -> "Should NSAIDs be avoided in
+    patients taking lithium?" (a trailing modifier with the same preposition is replaced; else
+    ``x`` is added, as a clause: "… stress dose if he gets flu?", or after ``preposition``)."""
+    base = prev.rstrip(" ?.!")
+    x = x.strip(" ?.!")
+    if _CLAUSE_START.match(x):
+        return f"{base} {x}?"
+    lead = _LEADING_PREPOSITION.match(x)
+    if not lead and preposition is None:
+        return f"{base} {x}?"
+    phrase = x if lead else f"{preposition} {x}"
+    prep = (lead.group("p") if lead else preposition or "").casefold()
+    tail = _TRAILING_PHRASE.search(base)
+    if tail and tail.group("p").casefold() == prep and len(tail.group(0).split()) <= \
+            MAX_MODIFIER_WORDS and not any(k.casefold() in tail.group(0).casefold() for k in keep):
+        base = base[:tail.start()]  # ("… with levothyroxine", the subject, is kept)
+    return f"{base} {phrase}?"
+
+
 def _step(question: str, prev: str | None, prev_focus: str | None,
           cited_titles: Sequence[str]) -> Interpretation:
     q = " ".join(question.split())
@@ -174,8 +205,7 @@ def _step(question: str, prev: str | None, prev_focus: str | None,
     m = _ELLIPSIS.match(q)
     if m:
         x = (m.group("x") or m.group("y") or m.group("z") or "").strip(" ?.")
-        base = prev.rstrip(" ?.")
-        standalone = f"{base} — what about {x}?"
+        standalone = restate(prev, x, "with")
         new_focus = f"{x} {topic}" if x.lower() not in topic.lower() else topic
         return Interpretation(standalone, True, topic, new_focus)
     if _PRONOUN.search(q):

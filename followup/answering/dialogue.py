@@ -23,8 +23,8 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from followup.answering.contextualize import GENERIC, Interpretation, Turn, focus_of
-from followup.synonyms import with_synonyms
+from followup.answering.contextualize import GENERIC, Interpretation, Turn, focus_of, restate
+from followup.synonyms import populations, with_synonyms
 
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9'-]*")
 _RESET = re.compile(
@@ -87,6 +87,13 @@ _COMPARATIVE = re.compile(r"\b(?:safer|better|preferable|preferred|instead|alter
 _CLAUSE = re.compile(r"^(?:if|when|whether|once|after|before|while|she|he|they|we|i|you|it|"
                      r"she's|he's|they're|what|how|why|is|are|does|do|can|should)\b",
                      re.IGNORECASE)
+# "what about metoprolol, same problem?": the words that only say "the same question"
+_FILLER = re.compile(r"[\s,;-]+(?:(?:is it |is that )?(?:the )?same (?:problem|rule|deal|issue|"
+                     r"thing|question|risk|story|advice)|too|as well|also|then|instead|"
+                     r"(?:on )?the list too)\s*$", re.IGNORECASE)
+# "what about baclofen - does withdrawal happen with oral too?": a question of its own
+_OWN_QUESTION = re.compile(r"\s(?:-|–|—|,)\s*(?:what|how|when|why|which|does|do|is|are|can|"
+                           r"should|will|would)\b(?:\s+\S+){2,}", re.IGNORECASE)
 MAX_THREADS = 6  # earlier patients of the conversation kept for a return
 _TRAILING_ADVERBS = re.compile(r"(?:\s+\w+ly)+\s*$")  # "clonidine suddenly" -> "clonidine"
 _ARTICLES = re.compile(r"^(?:the|a|an|with|for|on|to)\s+", re.IGNORECASE)
@@ -447,6 +454,9 @@ def _step(q: str, state: _State, is_entity: Callable[[str], bool],
     bare = own and len(q.rstrip(" ?.").split()) <= MAX_BARE_WORDS
     if ell or bare:
         x = (next((g for g in ell.groups() if g), q) if ell else q).strip(" ?.")
+        if own and _OWN_QUESTION.search(x):  # "what about baclofen - does it happen with oral?"
+            return done(q, [*own, *state.focus], False)
+        x = _FILLER.sub("", x)  # "metoprolol, same problem" -> "metoprolol"
         if own:
             just_the_entity = _ARTICLES.sub("", x).casefold() == own[0].casefold()
             in_prev = entities_in(prev, is_entity)
@@ -460,13 +470,15 @@ def _step(q: str, state: _State, is_entity: Callable[[str], bool],
             if just_the_entity and same_kind:  # "… proton pump inhibitors …" -> pantoprazole
                 return done(_replace_kind(prev, _ARTICLES.sub("", kind), own[0]),
                             [*own, *state.focus], True)
-            return done(f"{prev.rstrip(' ?.')} — what about {x}", [*own, *state.focus], True)
+            return done(restate(prev, x, "with", keep=state.focus[:1]), [*own, *state.focus],
+                        True)
         if two:
             return done(f"{prev.rstrip(' ?.')} {_name_two(x, candidates)}", candidates[:2],
                         True)
         if x[:1].isupper() and not x[1:2].isupper():
             x = x[0].lower() + x[1:]  # "In children?" joins the question: "… in children?"
-        out = done(f"{prev.rstrip(' ?.')} {x}", state.focus, True)
+        out = done(restate(prev, x, "in" if populations(x) else None, keep=state.focus[:1]),
+                   state.focus, True)
         if not _MODIFIER.match(f"{x}?") and not _CLAUSE.match(x):
             state.phrase = _ARTICLES.sub("", x)  # "withdrawal seizures": the subject now
         return out
