@@ -222,6 +222,7 @@ def _step(question: str, prev: str | None, prev_focus: str | None,
         # a short question naming one thing ("In pregnancy?", "When is the risk highest?") is
         # a follow-up; a whole question naming a two-word subject of its own ("How is
         # multiple sclerosis diagnosed?") is a change of topic
-        standalone = f"{prev.rstrip(' ?.')} — {q.rstrip(' ?.')}?"
+        standalone = (restate(prev, q) if _LEADING_PREPOSITION.match(q)
+                      else f"{q.rstrip(' ?.')} ({topic})?")
         return Interpretation(standalone, True, topic, topic)
     return Interpretation(q, False, None, focus_of(q) or q)

@@ -76,7 +76,8 @@ _FIGURE_FIX = re.compile(r"(?P<new>\d+(?:\.\d+)?)\s*(?:[a-z/%]+\s*)?,?\s*not\s+"
                          r"(?P<old>\d+(?:\.\d+)?)\b", re.IGNORECASE)
 # "she's also on lisinopril", "he also wants ibuprofen": another drug of the same patient
 _ALSO_ON = re.compile(r"\b(?:also|too)\s+(?:on|taking|takes|wants|started|starting|getting|"
-                      r"gets|uses|using|has|had|needs)\b", re.IGNORECASE)
+                      r"gets|uses|using|has|had|needs)\b|\b(?:takes?|taking|on|uses?|using|"
+                      r"gets?|getting)\s+\S+(?:\s+\S+)?\s+(?:too|as well)\b", re.IGNORECASE)
 # "worth switching her to diazepam first?": from the focus drug
 _SWITCH_TO = re.compile(r"\b(?P<v>switch\w*|chang\w*|convert\w*|mov\w*)\s+(?P<o>(?:her|him|"
                         r"them|the\s+pt|the\s+patient|pt)\s+)?to\s+", re.IGNORECASE)
@@ -94,6 +95,8 @@ _FILLER = re.compile(r"[\s,;-]+(?:(?:is it |is that )?(?:the )?same (?:problem|r
 # "what about baclofen - does withdrawal happen with oral too?": a question of its own
 _OWN_QUESTION = re.compile(r"\s(?:-|–|—|,)\s*(?:what|how|when|why|which|does|do|is|are|can|"
                            r"should|will|would)\b(?:\s+\S+){2,}", re.IGNORECASE)
+_WH_QUESTION = re.compile(r"^\s*(?:what|how|when|which|why|who|is|are|does|do|can|should|"
+                          r"will|would)\b(?!\s+about\b)", re.IGNORECASE)
 MAX_THREADS = 6  # earlier patients of the conversation kept for a return
 _TRAILING_ADVERBS = re.compile(r"(?:\s+\w+ly)+\s*$")  # "clonidine suddenly" -> "clonidine"
 _ARTICLES = re.compile(r"^(?:the|a|an|with|for|on|to)\s+", re.IGNORECASE)
@@ -513,8 +516,8 @@ def _step(q: str, state: _State, is_entity: Callable[[str], bool],
         return None  # "if it happens": the event asked about before, not the drug
     if _has_pronoun(q):
         return done(_sub_pronoun(q, referent), [*state.focus, *own], True)
-    if own and len(q.split()) > MAX_SHORT_WORDS:
-        return done(q, own, False)
+    if own and (len(q.split()) > MAX_SHORT_WORDS or _WH_QUESTION.match(q)):
+        return done(q, own, False)  # "What dose of cyproheptadine?": a question of its own
     if not own and len(q.split()) <= MAX_ATTACH_WORDS:
         target = state.phrase or (referent if referent != main else name)
         return done(_attach(q, target), state.focus, True, True)
