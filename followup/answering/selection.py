@@ -51,6 +51,7 @@ _TYPED_BONUS = 0.15  # a sentence holding the kind of answer asked for ("how lon
 _SAME_MEANING = 0.8  # two sentences this close (cosine) say the same thing
 _SAME_FACT = 0.65  # ... or this close when they also give the same numbers ("4,000 mg in 24 h")
 _INTENT_BONUS = 0.3  # a sentence with the cue words of what the question asks (its intent)
+LEAD_SENTENCES = 12  # further sentences of the lead article embedded whatever their words
 _PRESCORE_FLOOR = 0.5  # a sentence below this share of the best lexical pre-score is not embedded
 _POOL_SHARE = 0.5  # passages scoring below this share of the best are not read
 _PRESCORE_RETRIEVAL = 0.3  # the passage's retrieval score in a sentence's lexical pre-score
@@ -62,7 +63,7 @@ W_TURN = 0.5  # of a follow-up's sentence cosine: to the turn as typed (the rest
 ANSWER_KIND_BONUS = 0.03
 PATIENT_JARGON_COST = 0.12
 _KEEP_SHARE = 0.75  # a further sentence within this share of the best one's score is kept
-_WORDLESS_MIN_DENSE = 0.45  # a sentence sharing no word with the question needs this cosine
+_WORDLESS_MIN_DENSE = 0.3  # a sentence sharing no word with the question needs this cosine
 _SAME_WORDS = 0.6  # word overlap (Jaccard) at which two sentences say the same
 _SAME_MEANING_WORDS = 0.35  # ... and the overlap that, with _SAME_MEANING, makes a duplicate
 
@@ -157,7 +158,11 @@ def compose_extractive(
     scored.sort(key=lambda x: x[0], reverse=True)
     # far behind the best on words, a sentence cannot come within the answer's floor of it
     floor = _PRESCORE_FLOOR * scored[0][0]
-    scored = [x for i, x in enumerate(scored[:max_embedded]) if i < 3 or x[0] >= floor]
+    kept = [x for i, x in enumerate(scored[:max_embedded]) if i < 3 or x[0] >= floor]
+    # the lead article's other sentences too: the words of a follow-up ("mess with my sugars")
+    # need not be the article's ("blood glucose disturbances")
+    lead_rest = [x for x in scored if x not in kept and x[2].chunk.article_id == lead_article]
+    scored = kept + lead_rest[:LEAD_SENTENCES]
     dense, vectors = _embed_sentences(question, [(x[2].chunk, x[3]) for x in scored], embedder,
                                       question_vector, vector_cache)
     if turn_vector is not None:  # a follow-up: what the turn itself asks weighs as much
