@@ -290,9 +290,12 @@ class Gate:
         bacteremia", is not one of them)."""
         vocab = self.vocabulary()
         known = [alts for alts in names if any(all(vocab.known(t) for t in a) for a in alts)]
-        # "amoxicillin (a penicillin)": the class named beside a drug is the same entity
-        return [alts for i, alts in enumerate(known)
-                if not any(j != i and alts[0] in other for j, other in enumerate(known))]
+        # "amoxicillin (a penicillin)": the class named beside a drug is the same entity;
+        # "Zoloft (sertraline)": a brand and its drug too
+        distinct = [alts for i, alts in enumerate(known)
+                    if not any(j != i and alts[0] in other for j, other in enumerate(known))]
+        mains = [term_set(main_name(" ".join(sorted(alts[0])))) for alts in distinct]
+        return [alts for i, alts in enumerate(distinct) if mains.index(mains[i]) == i]
 
     def discusses(self, p: Passage, names: Names) -> bool:
         """Whether the passage's article names every one of ``names`` and the passage one."""
