@@ -139,6 +139,15 @@ def test_focus_rules(turns: list[str], standalone: str) -> None:
      "would losartan be better with lisinopril?"),  # no kind known: the turn's entity replaced
     (["pt on methotrexate, can I give bactrim?", "would amoxicillin be safer?"],
      "would amoxicillin be safer with methotrexate and bactrim?"),
+    # a drug being added, and a correction without "I meant"
+    (["on simvastatin 80 for 6 yrs. ok to keep him on it?", "cards is adding diltiazem"],
+     "cards is adding diltiazem with simvastatin?"),
+    (["on simvastatin 80 for 6 yrs. ok to keep him on it?", "cards is adding diltiazem",
+      "sorry, amlodipine, not diltiazem"], "cards is adding amlodipine with simvastatin?"),
+    # a new patient asked about "it": the drug, not the condition
+    (["pt with myasthenia gravis, acute sinusitis. cipro ok?",
+      "different pt, no MG, uncomplicated cystitis - still avoid it?"],
+     "no MG, uncomplicated cystitis - still avoid cipro?"),
     # another drug of the same patient, without a pronoun
     (["what dose of citalopram is safe for her age?", "she also wants ibuprofen for her arthritis"],
      "she also wants ibuprofen for her arthritis with citalopram?"),

@@ -31,7 +31,9 @@ _RESET = re.compile(
     r"^\s*(?:ok[,.]?\s*)?(?:new|different|another|next)\s+(?:pt|patient)\b[\s:,.-]*",
     re.IGNORECASE)
 _CORRECTION = re.compile(
-    r"^\s*(?:(?:no|sorry|oops|nope|ah|ok)[\s,.!-]*)*(?:i|I)\s+meant\s+(?P<x>.+?)\s*[?.!]*\s*$",
+    r"^\s*(?:(?:no|sorry|oops|nope|ah|ok)[\s,.!-]*)*(?:i|I)\s+meant\s+(?P<x>.+?)\s*[?.!]*\s*$|"
+    r"^\s*(?:(?:no|sorry|oops|nope|actually|correction)[\s,.:!-]*)+(?:it's\s+|it\s+is\s+)?"
+    r"(?P<y>[A-Za-z][\w-]*),?\s+not\s+(?:the\s+)?[A-Za-z][\w-]*\s*[?.!]*\s*$",
     re.IGNORECASE)
 _ELLIPSIS = re.compile(
     r"^\s*(?:ok[,.]?\s*|and\s+|so\s+)?(?:what|how)\s+about\s+(?P<x>.+?)\s*\??\s*$|"
@@ -77,7 +79,9 @@ _FIGURE_FIX = re.compile(r"(?P<new>\d+(?:\.\d+)?)\s*(?:[a-z/%]+\s*)?,?\s*not\s+"
 # "she's also on lisinopril", "he also wants ibuprofen": another drug of the same patient
 _ALSO_ON = re.compile(r"\b(?:also|too)\s+(?:on|taking|takes|wants|started|starting|getting|"
                       r"gets|uses|using|has|had|needs)\b|\b(?:takes?|taking|on|uses?|using|"
-                      r"gets?|getting)\s+\S+(?:\s+\S+)?\s+(?:too|as well)\b", re.IGNORECASE)
+                      r"gets?|getting)\s+\S+(?:\s+\S+)?\s+(?:too|as well)\b|"
+                      r"\b(?:is|are|was|wants? to|will be|plans? to)\s+(?:adding|add|starting|"
+                      r"start)\b", re.IGNORECASE)
 # "worth switching her to diazepam first?": from the focus drug
 _SWITCH_TO = re.compile(r"\b(?P<v>switch\w*|chang\w*|convert\w*|mov\w*)\s+(?P<o>(?:her|him|"
                         r"them|the\s+pt|the\s+patient|pt)\s+)?to\s+", re.IGNORECASE)
@@ -204,7 +208,7 @@ def _name_two(q: str, candidates: Sequence[str]) -> str:
 
 
 _CONDITION = re.compile(r"(?:syndrome|withdrawal|toxicity|disease|injury|insufficiency|"
-                        r"failure|itis|emia|aemia|osis|ism)$", re.IGNORECASE)
+                        r"failure|itis|emia|aemia|osis|ism|ia)$", re.IGNORECASE)
 
 
 _NAME_JOINERS = frozenset({"and", "of", "the", "with", "type", "in", "or", "to", "de"})
@@ -387,7 +391,9 @@ def _step(q: str, state: _State, is_entity: Callable[[str], bool],
     same_topic = False
     if reset:
         q = q[reset.end():] or q
-        same_topic = bool(_SAME_TOPIC.search(q)) and bool(state.focus)
+        same_topic = bool(state.focus) and (bool(_SAME_TOPIC.search(q)) or (
+            _has_pronoun(q) and all(_CONDITION.search(e) or e.isupper()
+                                    for e in entities_in(q, is_entity))))  # "… avoid it?"
         _new_thread(state, keep=same_topic)
     state.told = f"{state.told} {q}".strip()
     own = entities_in(q, is_entity)
@@ -422,7 +428,8 @@ def _step(q: str, state: _State, is_entity: Callable[[str], bool],
             text = _DEFINITE.sub(lambda m: f"the {m.group('a') or ''}{main} {m.group('n')}", q,
                                  count=1)
         else:
-            text = _sub_pronoun(q, main) if _has_pronoun(q) else _attach(q, name)
+            drug = next((e for e in state.focus if not _CONDITION.search(e)), main)
+            text = _sub_pronoun(q, drug) if _has_pronoun(q) else _attach(q, name)
         return done(text, [*state.focus, *own], True)  # said outright: no fit test
     figure = _FIGURE_FIX.search(q)
     if figure and re.search(rf"(?<![\d.]){re.escape(figure.group('old'))}(?![\d.])", prev):
