@@ -148,6 +148,13 @@ def test_focus_rules(turns: list[str], standalone: str) -> None:
     (["pt with myasthenia gravis, acute sinusitis. cipro ok?",
       "different pt, no MG, uncomplicated cystitis - still avoid it?"],
      "no MG, uncomplicated cystitis - still avoid cipro?"),
+    # "them": the two drugs; "they check": the clinicians; "it" beside the main drug: the other
+    (["he's on omeprazole 40, keep clopidogrel?", "can I just give them 12h apart?"],
+     "can I just give omeprazole and clopidogrel 12h apart?"),
+    (["I take levothyroxine 100 mcg and I'm pregnant", "how often will they check my blood?"],
+     "how often will they check my blood with levothyroxine?"),
+    (["is rifampin a problem with clonidine?", "when she finishes it, what about her clonidine?"],
+     "when she finishes rifampin, what about her clonidine?"),
     # another drug of the same patient, without a pronoun
     (["what dose of citalopram is safe for her age?", "she also wants ibuprofen for her arthritis"],
      "she also wants ibuprofen for her arthritis with citalopram?"),

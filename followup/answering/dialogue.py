@@ -19,12 +19,13 @@ named no entity yet (the older phrase rules of ``followup.answering.contextualiz
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from followup.answering.contextualize import GENERIC, Interpretation, Turn, focus_of, restate
-from followup.synonyms import populations, with_synonyms
+from followup.synonyms import main_name, populations, with_synonyms
 
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9'-]*")
 _RESET = re.compile(
@@ -161,7 +162,28 @@ _DETERMINED = re.compile(r"\b(?:this|that|these|those)\s+(?:yr|year|years|week|w
 
 
 def _has_pronoun(q: str) -> bool:
-    return bool(_PRONOUN.search(_DETERMINED.sub(" ", _DUMMY_IT.sub(" ", q))))
+    return bool(_PRONOUN.search(_DETERMINED.sub(" ", _DUMMY_IT.sub(" ", _PEOPLE.sub(" ", q)))))
+
+
+# "how often will they check my blood?": the clinicians, not the drugs
+_PEOPLE = re.compile(r"\bthey\s+(?:check|do|give|say|said|aim|aiming|want|recommend|usually|"
+                     r"normally|test|monitor|told|tell|look)\w*\b", re.IGNORECASE)
+_PLURAL = re.compile(r"\b(?:them|they|their)\b", re.IGNORECASE)
+
+
+def _referent(q: str, state: _State, own: Sequence[str], referent: str) -> str:
+    """What a pronoun stands for: the other focus entity when the turn names the main one
+    ("when she finishes it, what happens to her warfarin dose?" -> rifampin); the two focus
+    drugs for "them" ("can I give them 12h apart?"); else ``referent``."""
+    named = {e.casefold() for e in own}
+    others = [e for e in state.focus if e.casefold() not in named
+              and main_name(e).casefold() not in {main_name(n).casefold() for n in own}]
+    if named and others and state.focus and state.focus[0].casefold() in named:
+        return others[0]
+    distinct = list(dict.fromkeys(main_name(e).casefold() for e in state.focus))
+    if _PLURAL.search(_PEOPLE.sub(" ", q)) and len(distinct) >= 2 and not named:
+        return " and ".join(state.focus[:2])
+    return referent
 
 
 def _sub_pronoun(q: str, name: str) -> str:
@@ -496,7 +518,11 @@ def _step(q: str, state: _State, is_entity: Callable[[str], bool],
     phrase = _TRAILING_ADVERBS.sub("", focus_of(state.asked)) if state.asked else ""
     # "Adult Acute Lymphoblastic Leukemia", "Bartter syndrome": a name, kept whole
     titled = _is_name(phrase) or _defined(state.asked, phrase)
+    words = [w.casefold() for w in phrase.split()]
+    at = sorted(words.index(e.casefold()) for e in state.focus if e.casefold() in words)
+    mixed = any(b - a > 1 for a, b in itertools.pairwise(at))  # two things apart, not a name
     referent = (phrase if main.casefold() in phrase.casefold() and not _CHATTY.search(phrase)
+                and not mixed  # "rifampin problem clonidine" is not one thing
                 and len(phrase.split()) <= (MAX_NAME_WORDS if titled else MAX_FOCUS_WORDS)
                 else main)
     if titled and referent == phrase:
@@ -522,7 +548,8 @@ def _step(q: str, state: _State, is_entity: Callable[[str], bool],
     if _EVENT.search(q):
         return None  # "if it happens": the event asked about before, not the drug
     if _has_pronoun(q):
-        return done(_sub_pronoun(q, referent), [*state.focus, *own], True)
+        return done(_sub_pronoun(q, _referent(q, state, own, referent)), [*state.focus, *own],
+                    True)
     if own and (len(q.split()) > MAX_SHORT_WORDS or _WH_QUESTION.match(q)):
         return done(q, own, False)  # "What dose of cyproheptadine?": a question of its own
     if not own and len(q.split()) <= MAX_ATTACH_WORDS:
