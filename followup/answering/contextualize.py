@@ -197,9 +197,9 @@ def _step(question: str, prev: str | None, prev_focus: str | None,
           cited_titles: Sequence[str]) -> Interpretation:
     q = " ".join(question.split())
     topic = prev_focus or (cited_titles[0] if cited_titles else None)
-    if prev_focus and len(prev_focus.split()) > MAX_TOPIC_WORDS and cited_titles:
+    if prev_focus and len(prev_focus.split()) > MAX_TOPIC_WORDS:
         # "62yo drinking fifth day wants quit mild sx": not a topic; the cited article's is
-        topic = title_subject(cited_titles[0]) or topic
+        topic = (title_subject(cited_titles[0]) or None) if cited_titles else None
     if prev is None or not topic:
         return Interpretation(q, False, None, focus_of(q) or q)
     m = _ELLIPSIS.match(q)
