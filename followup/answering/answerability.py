@@ -179,6 +179,10 @@ class Gate:
         names = self.entity_terms(question)
         known_words = self.all_known(weights)
         paired = self.known_entities(names)
+        # the entities the articles know; the others are the patient's ("admitted w/
+        # gastroenteritis") — a drug no article covers was refused before the gate
+        known = [alts for alts in names if any(all(self.vocabulary().known(t) for t in a)
+                                               for a in alts)]
         preferred = [p for p, cov in scored
                      if (cov >= s.prefer_min_coverage and p.dense >= s.prefer_min_dense)
                      or p.dense >= s.prefer_strong_dense]
@@ -190,7 +194,7 @@ class Gate:
                        and self.about(p, weights, groups, names))
                    or (names and p.dense >= s.answer_entity_dense
                        and cov >= s.answer_entity_coverage
-                       and self.speaks_of(p, names))
+                       and self.speaks_of(p, known or names))
                    or (len(paired) >= MIN_PAIRED_ENTITIES and p.dense >= s.answer_entity_dense
                        and self.discusses(p, paired))]
         if not preferred:
