@@ -183,6 +183,8 @@ class Gate:
         # gastroenteritis") — a drug no article covers was refused before the gate
         known = [alts for alts in names if any(all(self.vocabulary().known(t) for t in a)
                                                for a in alts)]
+        if self.indication_unknown(question, names, known):
+            known = names  # "the dose of amoxicillin for otitis media": otitis is asked about
         preferred = [p for p, cov in scored
                      if (cov >= s.prefer_min_coverage and p.dense >= s.prefer_min_dense)
                      or p.dense >= s.prefer_strong_dense]
@@ -288,6 +290,16 @@ class Gate:
             if m:
                 out = f"{out[:m.end()]} ({article} {klass}){out[m.end():]}"
         return out
+
+    def indication_unknown(self, question: str, names: Names, known: Names) -> bool:
+        """Whether an entity no article knows is what the drug is for ("… for otitis media"):
+        then it is asked about, not a detail of the patient's."""
+        unknown = [t for alts in names if alts not in known for t in alts[0]]
+        if not unknown:
+            return False
+        stems = "|".join(map(re.escape, unknown))
+        return bool(re.search(rf"\b(?:for|treat\w*)\s+(?:\w+\s+){{0,2}}(?:{stems})", question,
+                              re.IGNORECASE))
 
     def known_entities(self, names: Names) -> Names:
         """The question's entities that the articles name (a patient's indication, "for VRE
