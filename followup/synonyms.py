@@ -183,7 +183,8 @@ def concepts(question: str) -> list[list[frozenset[str]]]:
 # only from sentences that speak of that group: the adult dose is not an answer about children.
 POPULATIONS: dict[str, re.Pattern[str]] = {
     name: re.compile(pattern, re.IGNORECASE) for name, pattern in {
-        "pregnancy": r"\b(pregnan\w*|gestation\w*|trimester\w*|antenatal|prenatal)\b",
+        "pregnancy": r"\b(pregnan\w*|gestation\w*|trimester\w*|antenatal|prenatal|postpartum|"
+                     r"post-partum)\b",
         "breastfeeding": r"\b(breast-?fe\w*|lactat\w*|nursing mothers?)\b",
         "children": r"\b(child\w*|paediatric\w*|pediatric\w*|infant\w*|neonat\w*|newborns?|"
                     r"adolescen\w*|kids?|toddlers?|bab(y|ies)|([1-9]|1[0-2])[- ]?(years?|yrs?|y)"
@@ -199,8 +200,14 @@ POPULATIONS: dict[str, re.Pattern[str]] = {
 }
 
 
+# "after the baby comes": the mother after delivery, not a child
+_AFTER_BIRTH = re.compile(r"\bafter (?:the|my|her|your) (?:baby|delivery)(?: (?:comes|is born|"
+                          r"arrives|was born|is here))?\b", re.IGNORECASE)
+
+
 def populations(text: str) -> set[str]:
     """The groups of patients that ``text`` speaks of (see POPULATIONS)."""
+    text = _AFTER_BIRTH.sub("postpartum", text)
     return {name for name, pattern in POPULATIONS.items() if pattern.search(text)}
 
 

@@ -310,6 +310,7 @@ def test_a_group_of_patients_the_passages_speak_of_is_answered(engine: Engine) -
     assert populations("What is the maximum daily dose?") == set()
     assert populations("is cipro safe in a 7 yo?") == {"children"}  # as clinicians type ages
     assert populations("45 yo man, the 78yo") == set()
+    assert populations("and after the baby comes?") == {"pregnancy"}  # postpartum, not a child
     *_, last = _conversation(engine, ["How should levothyroxine be dosed in adults?",
                                       "Is it different in pregnancy?"])
     assert not last.abstained
