@@ -155,6 +155,10 @@ def test_focus_rules(turns: list[str], standalone: str) -> None:
      "how often will they check my blood with levothyroxine?"),
     (["is rifampin a problem with clonidine?", "when she finishes it, what about her clonidine?"],
      "when she finishes rifampin, what about her clonidine?"),
+    # "what about X?" names a thing even when no article does; "X dosing" asks of its own
+    (["can cyproheptadine be given IV? he's NPO", "what about dantrolene?"],
+     "can dantrolene be given IV? he's NPO?"),
+    (["Is it safe to stop clonidine suddenly?", "clonidine dosing"], "clonidine dosing?"),
     # another drug of the same patient, without a pronoun
     (["what dose of citalopram is safe for her age?", "she also wants ibuprofen for her arthritis"],
      "she also wants ibuprofen for her arthritis with citalopram?"),

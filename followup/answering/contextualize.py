@@ -165,7 +165,7 @@ def interpret(question: str, history: Sequence[Turn], cited_titles: Sequence[str
 _PREPOSITIONS = r"(?:in|for|with|during|after|on|at|while)"
 _TRAILING_PHRASE = re.compile(rf"\s+(?P<p>{_PREPOSITIONS})\s+(?:(?!\b{_PREPOSITIONS}\b)[^?,;])+$",
                               re.IGNORECASE)
-_LEADING_PREPOSITION = re.compile(rf"^(?P<p>{_PREPOSITIONS})\b", re.IGNORECASE)
+LEADING_PREPOSITION = re.compile(rf"^(?P<p>{_PREPOSITIONS})\b", re.IGNORECASE)
 _CLAUSE_START = re.compile(r"^(?:if|when|whether|once|before|while|unless|she|he|they|we|i|"
                            r"you|it|she's|he's|they're|we're|i'm)\b", re.IGNORECASE)
 MAX_MODIFIER_WORDS = 6  # a trailing phrase this short is the question's modifier
@@ -181,7 +181,7 @@ def restate(prev: str, x: str, preposition: str | None = None, keep: Sequence[st
     x = x.strip(" ?.!")
     if _CLAUSE_START.match(x):
         return f"{base} {x}?"
-    lead = _LEADING_PREPOSITION.match(x)
+    lead = LEADING_PREPOSITION.match(x)
     if not lead and preposition is None:
         return f"{base} {x}?"
     phrase = x if lead else f"{preposition} {x}"
@@ -222,7 +222,7 @@ def _step(question: str, prev: str | None, prev_focus: str | None,
         # a short question naming one thing ("In pregnancy?", "When is the risk highest?") is
         # a follow-up; a whole question naming a two-word subject of its own ("How is
         # multiple sclerosis diagnosed?") is a change of topic
-        standalone = (restate(prev, q) if _LEADING_PREPOSITION.match(q)
+        standalone = (restate(prev, q) if LEADING_PREPOSITION.match(q)
                       else f"{q.rstrip(' ?.')} ({topic})?")
         return Interpretation(standalone, True, topic, topic)
     return Interpretation(q, False, None, focus_of(q) or q)

@@ -24,7 +24,14 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from followup.answering.contextualize import GENERIC, Interpretation, Turn, focus_of, restate
+from followup.answering.contextualize import (
+    GENERIC,
+    LEADING_PREPOSITION,
+    Interpretation,
+    Turn,
+    focus_of,
+    restate,
+)
 from followup.synonyms import main_name, populations, with_synonyms
 
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9'-]*")
@@ -102,6 +109,8 @@ _OWN_QUESTION = re.compile(r"\s(?:-|–|—|,)\s*(?:what|how|when|why|which|does
                            r"should|will|would)\b(?:\s+\S+){2,}", re.IGNORECASE)
 _WH_QUESTION = re.compile(r"^\s*(?:what|how|when|which|why|who|is|are|does|do|can|should|"
                           r"will|would)\b(?!\s+about\b)", re.IGNORECASE)
+_A_THING = re.compile(r"^(?!(?:if|when|she|he|they|we|i|you|it|the|a|an|in|for|with|on|at|"
+                      r"during|after)\b)[A-Za-z][\w-]*$", re.IGNORECASE)  # "dantrolene"
 MAX_THREADS = 6  # earlier patients of the conversation kept for a return
 _TRAILING_ADVERBS = re.compile(r"(?:\s+\w+ly)+\s*$")  # "clonidine suddenly" -> "clonidine"
 _ARTICLES = re.compile(r"^(?:the|a|an|with|for|on|to)\s+", re.IGNORECASE)
@@ -489,6 +498,9 @@ def _step(q: str, state: _State, is_entity: Callable[[str], bool],
         if own and _OWN_QUESTION.search(x):  # "what about baclofen - does it happen with oral?"
             return done(q, [*own, *state.focus], False)
         x = _FILLER.sub("", x)  # "metoprolol, same problem" -> "metoprolol"
+        if ell and not own and _A_THING.match(x) and not populations(x) \
+                and not LEADING_PREPOSITION.match(x):
+            own = [x]  # "what about dantrolene?": a thing asked about, known or not
         if own:
             just_the_entity = _ARTICLES.sub("", x).casefold() == own[0].casefold()
             in_prev = entities_in(prev, is_entity)
@@ -502,6 +514,8 @@ def _step(q: str, state: _State, is_entity: Callable[[str], bool],
             if just_the_entity and same_kind:  # "… proton pump inhibitors …" -> pantoprazole
                 return done(_replace_kind(prev, _ARTICLES.sub("", kind), own[0]),
                             [*own, *state.focus], True)
+            if bare and not ell:  # "cyproheptadine dosing": a question of its own
+                return done(q, [*own, *state.focus], False)
             return done(restate(prev, x, "with", keep=state.focus[:1]), [*own, *state.focus],
                         True)
         if two:
