@@ -155,6 +155,11 @@ def test_focus_rules(turns: list[str], standalone: str) -> None:
      "how often will they check my blood with levothyroxine?"),
     (["is rifampin a problem with clonidine?", "when she finishes it, what about her clonidine?"],
      "when she finishes rifampin, what about her clonidine?"),
+    # a MedQuAD-style follow-up: "treatments" is not an entity, "of it" takes the name once
+    (["What is (are) clonidine withdrawal syndrome ?", "What are the treatments?"],
+     "What are the treatments in clonidine withdrawal syndrome?"),
+    (["What is (are) clonidine withdrawal syndrome ?", "What are the symptoms of it?"],
+     "What are the symptoms of clonidine withdrawal syndrome?"),
     # "what about X?" names a thing even when no article does; "X dosing" asks of its own
     (["can cyproheptadine be given IV? he's NPO", "what about dantrolene?"],
      "can dantrolene be given IV? he's NPO?"),

@@ -114,7 +114,7 @@ class Vocabulary:
         state): a name of the synonyms table, a drug or class word, or a rare word of 5+
         letters. Abbreviations count only when the synonyms table knows them."""
         word = raw.casefold()
-        if word in NOT_ENTITIES:
+        if word in NOT_ENTITIES or (word.endswith("s") and word[:-1] in NOT_ENTITIES):
             return False
         if word in self._extra or word in ENTITY_WORDS:
             return True

@@ -554,6 +554,8 @@ def _step(q: str, state: _State, is_entity: Callable[[str], bool],
     if _DEFINITE.search(q):
         several = ", ".join(state.focus[:3]) if len(state.focus) > 2 else name
         if titled and referent == phrase:  # "the symptoms of Adult Acute Lymphoblastic Leukemia"
+            if _has_pronoun(q):  # "What are the symptoms of it?"
+                return done(_sub_pronoun(q, phrase), [*state.focus, *own], True)
             return done(_DEFINITE.sub(lambda m: f"{m.group(0)} of {phrase}", q, count=1),
                         [*state.focus, *own], True)
         return done(_DEFINITE.sub(lambda m: f"the {m.group('a') or ''}{several} {m.group('n')}",
