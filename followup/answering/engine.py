@@ -146,6 +146,9 @@ def clean_history(turns: Sequence[Turn], settings: Settings) -> list[Turn]:
 
 
 LEAD_ARTICLE_PASSAGES = 12  # the answering article's passages the composer may read
+# a follow-up's own words need not be its article's: this many more of the lead article's
+# sentences are embedded whatever their words (a first question's words are the article's)
+FOLLOWUP_LEAD_SENTENCES = 12
 
 
 class Engine:
@@ -272,9 +275,9 @@ class Engine:
         if focus:
             answering = self.gate.with_focus(answering, search, text, focus)
         answering = self.gate.whole_articles(answering, passages)
-        if not answering:
+        if not answering or not interp.is_followup:
             return answering
-        lead = answering[0].chunk.article_id
+        lead = answering[0].chunk.article_id  # a follow-up's answer may stand anywhere in it
         seen = {p.chunk.id for p in answering}
         more = self.retriever.retrieve(search, LEAD_ARTICLE_PASSAGES, within=[lead])
         return answering + [p for p in more if p.chunk.id not in seen]
@@ -326,7 +329,8 @@ class Engine:
             about=[POPULATIONS[name] for name in sorted(asked_about)],
             intents=analysis.intents,
             turn_vector=(self.retriever.query_vector(text) if interp.is_followup
-                         and text != interp.standalone else None))
+                         and text != interp.standalone else None),
+            lead_sentences=FOLLOWUP_LEAD_SENTENCES if interp.is_followup else 0)
         missing = asked_about - populations(" ".join(x.text for x in comp.sentences))
         if comp.sentences and not missing:
             answer.sentences, answer.references = comp.sentences, comp.references

@@ -51,7 +51,6 @@ _TYPED_BONUS = 0.15  # a sentence holding the kind of answer asked for ("how lon
 _SAME_MEANING = 0.8  # two sentences this close (cosine) say the same thing
 _SAME_FACT = 0.65  # ... or this close when they also give the same numbers ("4,000 mg in 24 h")
 _INTENT_BONUS = 0.3  # a sentence with the cue words of what the question asks (its intent)
-LEAD_SENTENCES = 12  # further sentences of the lead article embedded whatever their words
 _PRESCORE_FLOOR = 0.5  # a sentence below this share of the best lexical pre-score is not embedded
 _POOL_SHARE = 0.5  # passages scoring below this share of the best are not read
 _PRESCORE_RETRIEVAL = 0.3  # the passage's retrieval score in a sentence's lexical pre-score
@@ -100,6 +99,7 @@ def compose_extractive(
     about: Sequence[re.Pattern[str]] = (),
     intents: Sequence[str] | None = None,
     turn_vector: np.ndarray | None = None,
+    lead_sentences: int = 0,
 ) -> Composition:
     """Pick and cite sentences; empty ``sentences`` when none is relevant enough.
 
@@ -116,6 +116,8 @@ def compose_extractive(
             of ``question`` when not given.
         turn_vector: a follow-up's own embedding (the turn as typed): a sentence's cosine to
             it counts W_TURN of its cosine.
+        lead_sentences: further sentences of the lead article to embed whatever their words
+            (a follow-up's "mess with my sugars" against "blood glucose disturbances").
     """
     if not passages:
         return Composition([], [], 0.0)
@@ -162,7 +164,7 @@ def compose_extractive(
     # the lead article's other sentences too: the words of a follow-up ("mess with my sugars")
     # need not be the article's ("blood glucose disturbances")
     lead_rest = [x for x in scored if x not in kept and x[2].chunk.article_id == lead_article]
-    scored = kept + lead_rest[:LEAD_SENTENCES]
+    scored = kept + lead_rest[:lead_sentences]
     dense, vectors = _embed_sentences(question, [(x[2].chunk, x[3]) for x in scored], embedder,
                                       question_vector, vector_cache)
     if turn_vector is not None:  # a follow-up: what the turn itself asks weighs as much
