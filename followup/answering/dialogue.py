@@ -105,10 +105,9 @@ _FILLER = re.compile(r"[\s,;-]+(?:(?:is it |is that )?(?:the )?same (?:problem|r
                      r"thing|question|risk|story|advice)|too|as well|also|then|instead|"
                      r"(?:on )?the list too)\s*$", re.IGNORECASE)
 # "what about baclofen - does withdrawal happen with oral too?": a question of its own
-_OWN_QUESTION = re.compile(r"\s(?:-|–|—|,)\s*(?:what|how|when|why|which|does|do|is|are|can|"
-                           r"should|will|would)\b(?:\s+\S+){2,}", re.IGNORECASE)
-_WH_QUESTION = re.compile(r"^\s*(?:what|how|when|which|why|who|is|are|does|do|can|should|"
-                          r"will|would)\b(?!\s+about\b)", re.IGNORECASE)
+_ASKING = r"(?:what|how|when|which|why|who|is|are|does|do|can|should|will|would)\b"
+_OWN_QUESTION = re.compile(rf"\s(?:-|–|—|,)\s*{_ASKING}(?:\s+\S+){{2,}}", re.IGNORECASE)
+_WH_QUESTION = re.compile(rf"^\s*{_ASKING}(?!\s+about\b)", re.IGNORECASE)
 _A_THING = re.compile(r"^(?!(?:if|when|she|he|they|we|i|you|it|the|a|an|in|for|with|on|at|"
                       r"during|after)\b)[A-Za-z][\w-]*$", re.IGNORECASE)  # "dantrolene"
 MAX_THREADS = 6  # earlier patients of the conversation kept for a return
@@ -341,8 +340,7 @@ def _ambiguous(q: str, state: _State) -> tuple[str, str] | None:
     return None
 
 
-_ASKS = re.compile(r"\b(?:what|how|when|which|why|does|do|is|are|can|should|will)\b"
-                   r"(?P<rest>[^?.!]*)", re.IGNORECASE)
+_ASKS = re.compile(rf"\b{_ASKING}(?P<rest>[^?.!]*)", re.IGNORECASE)
 MIN_OWN_QUESTION_WORDS = 3  # "what ECG monitoring does methadone need": a question of its own
 
 
