@@ -181,8 +181,7 @@ class Gate:
         paired = self.known_entities(names)
         # the entities the articles know; the others are the patient's ("admitted w/
         # gastroenteritis") — a drug no article covers was refused before the gate
-        known = [alts for alts in names if any(all(self.vocabulary().known(t) for t in a)
-                                               for a in alts)]
+        known = self.named_in_articles(names)
         if self.indication_unknown(question, names, known):
             known = names  # "the dose of amoxicillin for otitis media": otitis is asked about
         preferred = [p for p, cov in scored
@@ -301,11 +300,15 @@ class Gate:
         return bool(re.search(rf"\b(?:for|treat\w*)\s+(?:\w+\s+){{0,2}}(?:{stems})", question,
                               re.IGNORECASE))
 
+    def named_in_articles(self, names: Names) -> Names:
+        """The entities of ``names`` that some article names (by any of their term sets)."""
+        vocab = self.vocabulary()
+        return [alts for alts in names if any(all(vocab.known(t) for t in a) for a in alts)]
+
     def known_entities(self, names: Names) -> Names:
         """The question's entities that the articles name (a patient's indication, "for VRE
         bacteremia", is not one of them)."""
-        vocab = self.vocabulary()
-        known = [alts for alts in names if any(all(vocab.known(t) for t in a) for a in alts)]
+        known = self.named_in_articles(names)
         # "amoxicillin (a penicillin)": the class named beside a drug is the same entity;
         # "Zoloft (sertraline)": a brand and its drug too
         distinct = [alts for i, alts in enumerate(known)

@@ -308,13 +308,20 @@ def _after_with(x: str, prev: str, in_prev: Sequence[str]) -> str | None:
     return None
 
 
+def _of_its_kind(new: str, among: Sequence[str], kind_of: Callable[[str], Sequence[str]]
+                 ) -> list[str]:
+    """The entities of ``among`` that share a class with ``new`` (omeprazole for
+    pantoprazole: both PPIs)."""
+    kinds = {k.casefold() for k in kind_of(new)}
+    return [e for e in among if kinds & {k.casefold() for k in kind_of(e)}]
+
+
 def _target(new: str, in_prev: Sequence[str], main: str,
             kind_of: Callable[[str], Sequence[str]]) -> str | None:
     """Which entity of the previous question an elliptical new one replaces: the one of its
     kind ("pantoprazole" replaces "omeprazole", both PPIs), else the main one, else the only
     one."""
-    kinds = {k.casefold() for k in kind_of(new)}
-    same = [e for e in in_prev if kinds & {k.casefold() for k in kind_of(e)}]
+    same = _of_its_kind(new, in_prev, kind_of)
     if same:
         return same[0]
     if any(e.casefold() == main.casefold() for e in in_prev):
@@ -362,8 +369,7 @@ def _weighed(q: str, new: str, state: _State, in_prev: Sequence[str],
     """"Would ramipril be better?" after lisinopril -> "… better than lisinopril?": the new
     drug against the one of its kind; else with the focus ("Would amoxicillin be safer?" ->
     "… safer with methotrexate and bactrim?"). Also the rival ("" when none)."""
-    kinds = {k.casefold() for k in kind_of(new)}
-    same = [e for e in in_prev if kinds & {k.casefold() for k in kind_of(e)}]
+    same = _of_its_kind(new, in_prev, kind_of)
     if not same:
         return f"{q.rstrip(' ?.')} with {_focus_name(state)}?", ""
     rival = same[0]

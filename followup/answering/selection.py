@@ -160,11 +160,12 @@ def compose_extractive(
     scored.sort(key=lambda x: x[0], reverse=True)
     # far behind the best on words, a sentence cannot come within the answer's floor of it
     floor = _PRESCORE_FLOOR * scored[0][0]
-    kept = [x for i, x in enumerate(scored[:max_embedded]) if i < 3 or x[0] >= floor]
+    keep = [i < max_embedded and (i < 3 or x[0] >= floor) for i, x in enumerate(scored)]
     # the lead article's other sentences too: the words of a follow-up ("mess with my sugars")
     # need not be the article's ("blood glucose disturbances")
-    lead_rest = [x for x in scored if x not in kept and x[2].chunk.article_id == lead_article]
-    scored = kept + lead_rest[:lead_sentences]
+    lead_rest = [x for x, k in zip(scored, keep, strict=True)
+                 if not k and x[2].chunk.article_id == lead_article] if lead_sentences else []
+    scored = [x for x, k in zip(scored, keep, strict=True) if k] + lead_rest[:lead_sentences]
     dense, vectors = _embed_sentences(question, [(x[2].chunk, x[3]) for x in scored], embedder,
                                       question_vector, vector_cache)
     if turn_vector is not None:  # a follow-up: what the turn itself asks weighs as much
