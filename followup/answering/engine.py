@@ -25,7 +25,7 @@ import numpy as np
 from followup.answering.analysis import Analysis, analyse
 from followup.answering.answerability import Gate, Vocabulary
 from followup.answering.contextualize import Interpretation, Turn, interpret
-from followup.answering.dialogue import resolve
+from followup.answering.dialogue import entities_in, resolve
 from followup.answering.focus import Focus, cited_titles
 from followup.answering.selection import compose_extractive
 from followup.answers import Answer
@@ -330,7 +330,8 @@ class Engine:
             intents=analysis.intents,
             turn_vector=(self.retriever.query_vector(text) if interp.is_followup
                          and text != interp.standalone else None),
-            lead_sentences=FOLLOWUP_LEAD_SENTENCES if interp.is_followup else 0)
+            lead_sentences=FOLLOWUP_LEAD_SENTENCES if interp.is_followup else 0,
+            subjects=self._subjects(interp.standalone))
         missing = asked_about - populations(" ".join(x.text for x in comp.sentences))
         if comp.sentences and not missing:
             answer.sentences, answer.references = comp.sentences, comp.references
@@ -410,6 +411,15 @@ class Engine:
             return offline, True
         is_followup = condensed.casefold() != text.casefold()
         return _expanded(Interpretation(condensed, is_followup, offline.topic, offline.focus)), True
+
+    def _subjects(self, question: str) -> list[list[frozenset[str]]]:
+        """The question's entities, each named by itself or one of its classes (term sets)."""
+        lexicon = self.retriever.lexical().lexicon
+        out = []
+        for entity in entities_in(question, self.vocabulary().is_entity):
+            names = [entity, *(lexicon.classes(entity) if lexicon is not None else [])]
+            out.append([ts for ts in map(term_set, names) if ts])
+        return [names for names in out if names]
 
     def vocabulary(self) -> Vocabulary:
         """The corpus's words (from the current lexical index), built once per index."""

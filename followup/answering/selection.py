@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, MutableMapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -60,6 +60,7 @@ _PRESCORE_RETRIEVAL = 0.3  # the passage's retrieval score in a sentence's lexic
 W_DENSE, W_LEXICAL, W_SECTION, W_PASSAGE = 0.5, 0.35, 0.1, 0.15
 W_TURN = 0.5  # of a follow-up's sentence cosine: to the turn as typed (the rest: standalone)
 ANSWER_KIND_BONUS = 0.03
+OFF_SUBJECT_COST = 0.1  # a sentence about another drug or condition than the one asked about
 PATIENT_JARGON_COST = 0.12
 _KEEP_SHARE = 0.75  # a further sentence within this share of the best one's score is kept
 _WORDLESS_MIN_DENSE = 0.3  # a sentence sharing no word with the question needs this cosine
@@ -100,6 +101,7 @@ def compose_extractive(
     intents: Sequence[str] | None = None,
     turn_vector: np.ndarray | None = None,
     lead_sentences: int = 0,
+    subjects: Sequence[Sequence[frozenset[str]]] = (),
 ) -> Composition:
     """Pick and cite sentences; empty ``sentences`` when none is relevant enough.
 
@@ -118,6 +120,9 @@ def compose_extractive(
             it counts W_TURN of its cosine.
         lead_sentences: further sentences of the lead article to embed whatever their words
             (a follow-up's "mess with my sugars" against "blood glucose disturbances").
+        subjects: the question's entities, each as the term sets that name it (its own name,
+            its classes): a sentence about none of them, in its words, its section's or its
+            article's title, costs ``OFF_SUBJECT_COST`` when another one is about them.
     """
     if not passages:
         return Composition([], [], 0.0)
@@ -128,6 +133,7 @@ def compose_extractive(
     wanted = expected(question)
     cues = intent_cues(question) if intents is None else [INTENTS[n][1] for n in intents]
     q_terms = list(dict.fromkeys(terms(question)))
+    subject_terms = frozenset(t for subject in subjects for names in subject for t in names)
     weights = {t: idf(t) * (2.0 if t in emphasis else 1.0) for t in q_terms}
     total = sum(weights.values()) or 1.0
     # Lexical pre-score; only the most promising sentences are embedded (latency).
@@ -139,6 +145,8 @@ def compose_extractive(
         # serotonin syndrome article) speaks of the article's subject: the title's words count
         # for it, except the words asked about (emphasis), which must be in the sentence.
         inherited = (term_set(p.chunk.title) - emphasis) if emphasis else frozenset()
+        # a section named for the subject speaks of it in every sentence ("Opioid Withdrawal")
+        headed = subject_terms & term_set(p.chunk.section)
         sets = (sentence_terms(p.chunk) if sentence_terms is not None
                 else [term_set(s.text) for s in p.chunk.sentences])
         for s, st in zip(p.chunk.sentences, sets, strict=True):
@@ -146,13 +154,14 @@ def compose_extractive(
                 continue
             seen.add((p.chunk.article_id, s.start))
             own = (st | inherited) if inherited and _PRONOUN_START.match(s.text) else st
-            lex = sum(w for t, w in weights.items() if t in own) / total
+            own = own | headed if headed else own
+            lex = sum(w for t, w in weights.items() if _holds(t, own)) / total
             if about and any(pattern.search(s.text) for pattern in about):
                 lex += _ABOUT_BONUS
             if wanted is not None and wanted.search(s.text):
                 lex += _TYPED_BONUS
-            if cues and any(cue.search(s.text) for cue in cues):
-                lex += _INTENT_BONUS
+            if cues:  # by the share of what the question asks that the sentence holds
+                lex += _INTENT_BONUS * sum(bool(c.search(s.text)) for c in cues) / len(cues)
             scored.append((lex + _PRESCORE_RETRIEVAL * p.score / top, rank, p, s, lex,
                            field_lex, st))
     if not scored:
@@ -179,6 +188,8 @@ def compose_extractive(
         if audience == "patient":
             score -= PATIENT_JARGON_COST * jargon(s.text)
         cands.append(_Candidate(rank, p, s, score, float(d), lex, st, vec))
+    if subjects:
+        cands = _prefer_subjects(cands, subjects)
     cands.sort(key=lambda c: c.score, reverse=True)
     best = cands[0]
     chosen: list[_Candidate] = []
@@ -225,6 +236,41 @@ def compose_extractive(
 
 
 _PRONOUN_START = re.compile(r"^(?:It|Its|This|These|They|Their|Such)\b")
+
+# Everyday words of a question and the articles' words for the same thing (stemmed terms):
+# "how soon after stopping do symptoms start?" against "begin 1-4 days after discontinuation".
+_SAME_TERMS = [frozenset(g.split()) for g in (
+    "stop discontinu ceas cessat quit", "start begin onset", "iv intraven parenter",
+    "prevent avoid", "give administ administr", "kidney renal", "liver hepat",
+    "lower reduc decreas", "rais increas elev rise")]
+_EQUIVALENTS = {t: group for group in _SAME_TERMS for t in group}
+
+
+def _holds(term: str, sentence_terms: frozenset[str]) -> bool:
+    """The sentence holds the term or the articles' word for it (``_SAME_TERMS``)."""
+    if term in sentence_terms:
+        return True
+    group = _EQUIVALENTS.get(term)
+    return group is not None and not group.isdisjoint(sentence_terms)
+
+
+def _speaks_of(c: _Candidate, subjects: Sequence[Sequence[frozenset[str]]]) -> bool:
+    """The sentence is about one of the subjects: it, its section heading or its article's
+    title names one ("Symptoms can occur within 12 hours" under "Opioid Withdrawal")."""
+    where = c.terms | term_set(c.passage.chunk.section) | term_set(c.passage.chunk.title)
+    return any(names <= where for subject in subjects for names in subject)
+
+
+def _prefer_subjects(cands: list[_Candidate], subjects: Sequence[Sequence[frozenset[str]]]
+                     ) -> list[_Candidate]:
+    """The sentences of an article none of whose candidates is about the question's subjects
+    cost OFF_SUBJECT_COST, when another article's are (the SSRI article's "symptoms start soon
+    after stopping" for a question about opioids)."""
+    on_subject = {c.passage.chunk.article_id for c in cands if _speaks_of(c, subjects)}
+    if not on_subject:
+        return cands
+    return [c if c.passage.chunk.article_id in on_subject
+            else replace(c, score=c.score - OFF_SUBJECT_COST) for c in cands]
 
 
 def _same_statement(a: _Candidate, b: _Candidate) -> bool:
