@@ -85,6 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=int, default=120, help="(chat) how long the load runs")
     p.add_argument("--concurrency", type=int, default=4,
                    help="(chat) the chat's concurrency limit")
+    p.add_argument("--client", choices=["http", "gradio"], default="http",
+                   help="(chat) the load's client: Gradio's HTTP call API on one kept-alive "
+                        "connection per session (light), or gradio_client (~40 ms of CPU a "
+                        "request, on the same two cores as the chat)")
     p.add_argument("--datasets", default="../shared/datasets", metavar="DIR",
                    help="(ask) the shared datasets folder")
     p.add_argument("--latency-questions", type=int, default=300,

@@ -153,6 +153,25 @@ def test_api_errors_are_clear(chat_url: str) -> None:
         client.predict("What about baclofen?", "{oops", "clinician", api_name="/ask")
 
 
+def test_the_benchs_http_client_gets_what_gradio_client_gets(chat_url: str) -> None:
+    """`bench chat`'s light client (Gradio's HTTP call API, one kept-alive connection)
+    answers a follow-up as gradio_client does, and reports the chat's errors."""
+    from followup.bench.chat import CallApi
+
+    history = json.dumps([{"role": "user", "content": "Can withdrawal cause muscle spasms?"},
+                          {"role": "assistant", "content": "Yes."}])
+    light = CallApi(chat_url)
+    ours = light.predict("What about baclofen?", history, "clinician")
+    theirs = Client(chat_url, verbose=False).predict("What about baclofen?", history,
+                                                     "clinician", api_name="/ask")
+    assert ours["standalone_question"] == theirs["standalone_question"]
+    assert ours["answer"] == theirs["answer"] and "baclofen" in ours["answer"]
+    with pytest.raises(RuntimeError, match="empty"):
+        light.predict("   ", "[]", "clinician")
+    again = light.predict("What about baclofen?", history, "clinician")  # same connection
+    assert again["answer"] == ours["answer"]
+
+
 def test_no_store_says_to_ingest(browser: Browser, tmp_path: Path) -> None:
     settings = Settings(store_dir=tmp_path / "none", chat_port=free_port())
     app = chat_app.build_app(settings)

@@ -4,6 +4,7 @@ browser, and N concurrent gradio_client sessions for a while (p50/p95, errors, m
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import socket
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,41 @@ def _conversations() -> list[tuple[list[str], str]]:
         return [(list(pair), "clinician") for pair in QUESTIONS]
     suites = load_suites([shipped("suites")])
     return [([t.ask for t in c.turns], c.audience) for s in suites for c in s.cases]
+
+
+class CallApi:
+    """One session's client of Gradio's HTTP call API (``POST /gradio_api/call/ask``, then the
+    result's event stream), on one kept-alive connection: what a curl user or a proxy's health
+    check does, at a fraction of gradio_client's CPU, which runs on the chat's own two cores."""
+
+    def __init__(self, url: str, api_name: str = "ask") -> None:
+        parts = urllib.parse.urlsplit(url)
+        self._conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port,
+                                                timeout=120)
+        self._path = f"{parts.path.rstrip('/')}/gradio_api/call/{api_name}"
+
+    def predict(self, *data: Any, api_name: str = "/ask") -> Any:
+        self._conn.request("POST", self._path, body=json.dumps({"data": list(data)}),
+                           headers={"Content-Type": "application/json"})
+        started = self._conn.getresponse()
+        body = started.read()
+        if started.status != 200:
+            raise RuntimeError(f"HTTP {started.status}: {body[:80]!r}")
+        event_id = json.loads(body)["event_id"]
+        self._conn.request("GET", f"{self._path}/{event_id}")
+        stream = self._conn.getresponse()
+        event = ""
+        for raw in stream:
+            line = raw.decode("utf-8").rstrip("\n")
+            if line.startswith("event:"):
+                event = line.partition(":")[2].strip()
+            elif line.startswith("data:") and event in ("complete", "error"):
+                payload = json.loads(line.partition(":")[2])
+                stream.read()  # the rest of the stream, so the connection can be reused
+                if event == "error":
+                    raise RuntimeError(str((payload or {}).get("error"))[:200])
+                return payload[0]
+        raise RuntimeError("the event stream ended without a result")
 
 
 def _free_port() -> int:
@@ -126,7 +163,7 @@ def bench_chat(args: argparse.Namespace) -> int:
               flush=True)
 
         def session(n: int) -> None:
-            client = Client(url, verbose=False)
+            client: Any = CallApi(url) if args.client == "http" else Client(url, verbose=False)
             k = n * 7  # sessions start at different conversations and walk through them all
             while time.perf_counter() < stop_at:
                 turns, audience = conversations[k % len(conversations)]
@@ -165,10 +202,11 @@ def bench_chat(args: argparse.Namespace) -> int:
             "p50_s": percentile(latencies, 0.5), "p95_s": percentile(latencies, 0.95),
             "mean_s": statistics.fmean(latencies) if latencies else float("nan"),
             "errors": len(errors), "server_rss_peak_mb": max(peak[0], hwm),
-            "concurrency_limit": args.concurrency,
+            "concurrency_limit": args.concurrency, "client": args.client,
         }
         ld = figures["load"]
-        print(f"{args.sessions} concurrent sessions for {args.seconds} s: {ld['answers']} "
+        print(f"{args.sessions} concurrent {args.client} sessions for {args.seconds} s: "
+              f"{ld['answers']} "
               f"answers, p50 {ld['p50_s']:.2f} s, p95 {ld['p95_s']:.2f} s, errors "
               f"{ld['errors']}, server peak memory {ld['server_rss_peak_mb']:.0f} MB", flush=True)
         if errors:
