@@ -21,8 +21,9 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
+
+from followup.text import zipf
 
 MAX_WORD_CHARS = 40  # longer tokens are not names
 MAX_CLASSES = 500
@@ -168,11 +169,6 @@ _NOT_MODIFIERS = frozenset({"over-the-counter", "non-prescription", "so-called",
 def _is_member(word: str) -> bool:
     w = word.strip()
     return (MIN_MEMBER_CHARS <= len(w) <= MAX_WORD_CHARS and w.replace("-", "").isalpha()
-            and not w[1:].isupper() and _zipf(w.casefold()) < MEMBER_MAX_ZIPF)
+            and not w[1:].isupper() and zipf(w.casefold()) < MEMBER_MAX_ZIPF)
 
 
-@cache
-def _zipf(word: str) -> float:
-    from wordfreq import zipf_frequency
-
-    return float(zipf_frequency(word, "en"))

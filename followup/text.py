@@ -88,3 +88,11 @@ def quote_text(sentence: str) -> str:
     bracketed reference numbers ("[12]", "[3-5]") in parentheses, so they are never mistaken for
     the answer's citation markers."""
     return _SOURCE_MARK.sub(r"(\1)", normalise_space(sentence))
+
+
+@lru_cache(maxsize=65_536)
+def zipf(word: str) -> float:
+    """How common an English word is (wordfreq's Zipf scale: 7 for "the", 3 for rare words)."""
+    from wordfreq import zipf_frequency
+
+    return float(zipf_frequency(word, "en"))

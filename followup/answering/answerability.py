@@ -26,7 +26,7 @@ from followup.passages import Passage
 from followup.retriever.hybrid import HybridRetriever
 from followup.settings import Settings
 from followup.synonyms import CLASSES, concepts, main_name
-from followup.text import STOPWORDS, stem, term_set
+from followup.text import STOPWORDS, stem, term_set, zipf
 
 _RAW_FILLER = (
     "pt pts patient ok okay btw sorry meant mean ah hmm thanks thx pls please yes yeah fine "
@@ -86,12 +86,6 @@ def subject_terms(terms: Iterable[str]) -> frozenset[str]:
     return frozenset(t for t in terms if t not in CHAT_FILLER and not is_detail(t))
 
 
-def _zipf(word: str) -> float:
-    from wordfreq import zipf_frequency
-
-    return float(zipf_frequency(word, "en"))
-
-
 class Vocabulary:
     """The corpus's terms (the lexical index's document frequencies), for telling a word the
     articles use from one they never do."""
@@ -122,12 +116,12 @@ class Vocabulary:
                 or word in CHAT_FILLER or not word.replace("-", "").isalpha()
                 or word.endswith(_NOT_NAME_ENDINGS)):
             return False
-        return _zipf(word) < ENTITY_ZIPF and (word.endswith(_NAME_ENDINGS)
+        return zipf(word) < ENTITY_ZIPF and (word.endswith(_NAME_ENDINGS)
                                               or self.known(stem(word)))
 
     def ordinary_unknown(self, term: str) -> bool:
         """A term the corpus never uses but that is ordinary English: no evidence either way."""
-        return not self.known(term) and _zipf(term) >= COMMON_ZIPF
+        return not self.known(term) and zipf(term) >= COMMON_ZIPF
 
     def not_covered(self, question: str) -> list[str]:
         """Words of ``question`` that name something no article mentions (module docstring)."""
@@ -142,7 +136,7 @@ class Vocabulary:
             parts = [stem(p) for p in re.split(r"[-']", word) if p]
             if any(self.known(p) for p in parts) or self.known(word):
                 continue
-            if _zipf(word) < COMMON_ZIPF and word.endswith(_DRUG_ENDINGS):
+            if zipf(word) < COMMON_ZIPF and word.endswith(_DRUG_ENDINGS):
                 out.append(raw)
         return list(dict.fromkeys(out))
 

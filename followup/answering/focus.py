@@ -15,11 +15,12 @@ from followup.caches import BoundedCache
 from followup.retriever.hybrid import HybridRetriever
 from followup.store import ChunkStore
 from followup.synonyms import with_synonyms
-from followup.text import term_set
+from followup.text import term_set, zipf
 
 FOCUS_LOOKBACK = 2  # assistant turns searched for the focus (one refused turn in between)
 MAX_FOCUS_ARTICLES = 3
 FOCUS_FIT_SHARE = 0.5  # of a turn's content words the cited articles use, for it to be about them
+FOCUS_FIT_COMMON_ZIPF = 4.8  # words this common in English ("next", "back") are not the subject
 FOCUS_FIT_FREE_WORDS = 1  # a turn with this few content words is about the focus
 FOCUS_MAX_UNKNOWN = 2  # a turn with this many words that no article uses asks of elsewhere
 _ARTICLE_TERMS_MAX = 2_000  # articles whose term sets are kept
@@ -80,12 +81,24 @@ class Focus:
         """Whether a turn that names nothing asks about the articles just cited: most of its
         content words are theirs ("how quickly can the dependence develop?"), unlike "How is
         multiple sclerosis diagnosed?" after gabapentin."""
-        words = {w for w in subject_terms(term_set(with_synonyms(text))) - _GENERIC_TERMS
-                 if not w.isdigit()}  # "QTc came back 510": the figure is the patient's
+        expanded = with_synonyms(text)
+        words = self._content_terms(term_set(expanded))
         if len(words) <= FOCUS_FIT_FREE_WORDS:  # "mgmt?", "why the gap?": nothing else to ask of
             return True
         have = self.terms_of(self.cited_before(turns))
-        return len(words & have) >= FOCUS_FIT_SHARE * len(words)
+        if len(words & have) >= FOCUS_FIT_SHARE * len(words):
+            return True
+        # or on its less common words alone: everyday ones ("next step", "came back", "instead")
+        # say nothing of the subject ("QTc came back 510")
+        rare = self._content_terms(term_set(" ".join(
+            w for w in re.findall(r"[A-Za-z][A-Za-z'-]*", expanded)
+            if zipf(w.casefold()) < FOCUS_FIT_COMMON_ZIPF)))
+        return bool(rare) and len(rare & have) >= FOCUS_FIT_SHARE * len(rare)
+
+    @staticmethod
+    def _content_terms(terms: frozenset[str]) -> set[str]:
+        return {w for w in subject_terms(terms) - _GENERIC_TERMS
+                if not w.isdigit()}  # "QTc came back 510": the figure is the patient's
 
     def cited_before(self, turns: Sequence[Turn]) -> list[str]:
         """The articles the latest answer cited (a refused turn in between skipped)."""
