@@ -51,6 +51,9 @@ GROUPS: tuple[tuple[str, ...], ...] = (
     ("gabapentin", "Neurontin"),
     ("ACE inhibitor", "ACEi"),
     ("alcohol", "EtOH"),
+    # patients' words for what the articles name
+    ("alcohol", "vodka", "beer", "beers", "wine", "liquor", "booze"),
+    ("electric shock sensations", "zaps"),
     ("liver function tests", "LFTs"),
     ("management", "mgmt"),
     ("treatment", "tx"),
@@ -187,7 +190,8 @@ POPULATIONS: dict[str, re.Pattern[str]] = {
                      r"post-partum)\b",
         "breastfeeding": r"\b(breast-?fe\w*|lactat\w*|nursing mothers?)\b",
         "children": r"\b(child\w*|paediatric\w*|pediatric\w*|infant\w*|neonat\w*|newborns?|"
-                    r"adolescen\w*|kids?|toddlers?|bab(y|ies)|([1-9]|1[0-2])[- ]?(years?|yrs?|y)"
+                    r"adolescen\w*|teen\w*|1[3-7][- ]?(?:years?|yrs?|y)[- ]?old|1[3-7] ?(?:yo|y/o)|"
+                    r"kids?|toddlers?|bab(y|ies)|([1-9]|1[0-2])[- ]?(years?|yrs?|y)"
                     r"[- ]?old|([1-9]|1[0-2]) ?(yo|y/o|yr?s? old))\b",
         "dialysis": r"\b(h?a?e?mo-?dialys\w*|dialys\w*|ESRD|end-stage (renal|kidney))\b",
         "vaccination": r"\b(vaccin\w*|immuni[sz]ation\w*|jabs?)\b",

@@ -56,7 +56,9 @@ _DEFINITE = re.compile(
     r"combination|combo|interaction|withdrawal|symptoms|reaction|syndrome|drug|drugs|med|meds|"
     r"medication|medications|tablets|pills|rebound|toxicity|monitoring|side effects)\b",
     re.IGNORECASE)
-_TWO = re.compile(r"\b(?:both(?: of them| drugs| meds)?|either(?: one| of them| drug)?|"
+# "both the NSAID and the ACEi" names its two: not a reference
+_TWO = re.compile(r"\b(?:both(?: of them| drugs| meds)?(?!\s+(?:the\s+)?[\w-]+\s+and\s)|"
+                  r"either(?: one| of them| drug)?|"
                   r"the two(?: drugs| meds)?|which one|the second one|the other one)\b",
                   re.IGNORECASE)
 _RETURN = re.compile(r"^\s*(?:ok[,.]?\s*)?(?:going\s+)?back\s+to\b", re.IGNORECASE)
