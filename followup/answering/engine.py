@@ -24,6 +24,7 @@ import numpy as np
 
 from followup.answering.analysis import Analysis, analyse
 from followup.answering.answerability import Gate, Vocabulary
+from followup.answering.bands import asked_figures
 from followup.answering.contextualize import Interpretation, Turn, interpret
 from followup.answering.dialogue import entities_in, resolve
 from followup.answering.focus import Focus, cited_titles
@@ -331,7 +332,8 @@ class Engine:
             turn_vector=(self.retriever.query_vector(text) if interp.is_followup
                          and text != interp.standalone else None),
             lead_sentences=FOLLOWUP_LEAD_SENTENCES if interp.is_followup else 0,
-            subjects=self._subjects(interp.standalone))
+            subjects=self._subjects(interp.standalone),
+            figures=asked_figures(text))  # the turn's own figures, not carried ones
         missing = asked_about - populations(" ".join(x.text for x in comp.sentences))
         if comp.sentences and not missing:
             answer.sentences, answer.references = comp.sentences, comp.references

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from followup.answer_type import INTENTS, expected, intent_cues
+from followup.answering.bands import Figure, in_band
 from followup.answering.guard import looks_like_instruction
 from followup.answering.references import ReferenceBook
 from followup.answers import AnswerSentence, Reference
@@ -51,6 +52,7 @@ _TYPED_BONUS = 0.15  # a sentence holding the kind of answer asked for ("how lon
 _SAME_MEANING = 0.8  # two sentences this close (cosine) say the same thing
 _SAME_FACT = 0.65  # ... or this close when they also give the same numbers ("4,000 mg in 24 h")
 _INTENT_BONUS = 0.3  # a sentence with the cue words of what the question asks (its intent)
+_BAND_BONUS = 0.3  # a sentence stating the band of the patient's own dose or eGFR
 _PRESCORE_FLOOR = 0.5  # a sentence below this share of the best lexical pre-score is not embedded
 _POOL_SHARE = 0.5  # passages scoring below this share of the best are not read
 _PRESCORE_RETRIEVAL = 0.3  # the passage's retrieval score in a sentence's lexical pre-score
@@ -102,6 +104,7 @@ def compose_extractive(
     turn_vector: np.ndarray | None = None,
     lead_sentences: int = 0,
     subjects: Sequence[Sequence[frozenset[str]]] = (),
+    figures: Sequence[Figure] = (),
 ) -> Composition:
     """Pick and cite sentences; empty ``sentences`` when none is relevant enough.
 
@@ -123,6 +126,8 @@ def compose_extractive(
         subjects: the question's entities, each as the term sets that name it (its own name,
             its classes): a sentence about none of them, in its words, its section's or its
             article's title, costs ``OFF_SUBJECT_COST`` when another one is about them.
+        figures: the doses and kidney function the turn gives (``bands.asked_figures``): a
+            sentence stating the band that holds one ("eGFR 45-59: …") is preferred.
     """
     if not passages:
         return Composition([], [], 0.0)
@@ -160,6 +165,8 @@ def compose_extractive(
                 lex += _ABOUT_BONUS
             if wanted is not None and wanted.search(s.text):
                 lex += _TYPED_BONUS
+            if figures and in_band(s.text, list(figures)):
+                lex += _BAND_BONUS
             if cues:  # by the share of what the question asks that the sentence holds
                 lex += _INTENT_BONUS * sum(bool(c.search(s.text)) for c in cues) / len(cues)
             scored.append((lex + _PRESCORE_RETRIEVAL * p.score / top, rank, p, s, lex,
