@@ -29,10 +29,18 @@ def test_chat_filler_and_patient_details_do_not_count(question: str, kept: set[s
     ("on DAPT, what about warfarin?", []),  # an abbreviation we cannot judge
     ("is clonidine ok w/ Tylenol?", []),  # a name of the synonyms table
     ("What is the capital of France?", []),  # ordinary words: left to the relevance gate
+    ("will my insurance pay for clonidine?", ["insurance"]),  # not what clinical articles say
+    ("what's the DMV rule on driving with gabapentin?", ["DMV"]),
+    ("does the cost of warfarin matter?", ["cost"]),
 ])
 def test_not_covered_names_what_no_article_mentions(question: str, missing: list[str]) -> None:
     vocab = Vocabulary(CORPUS_DF, extra_names=["Tylenol", "acetaminophen"])
     assert vocab.not_covered(question) == missing
+
+
+def test_a_non_clinical_matter_an_article_speaks_of_is_covered() -> None:
+    vocab = Vocabulary({**CORPUS_DF, "cost": 1})
+    assert vocab.not_covered("does the cost of warfarin matter?") == []
 
 
 def test_ordinary_unknown_words_are_told_from_names() -> None:

@@ -124,10 +124,14 @@ class Vocabulary:
         return not self.known(term) and zipf(term) >= COMMON_ZIPF
 
     def not_covered(self, question: str) -> list[str]:
-        """Words of ``question`` that name something no article mentions (module docstring)."""
+        """Words of ``question`` that name something no article mentions (module docstring),
+        and the non-clinical matters (cost, insurance, law, devices' makers) none speaks of."""
         out: list[str] = []
         for raw in _WORD.findall(question):
             word = raw.casefold().strip("'-")
+            if stem(word) in _NON_CLINICAL and not self.known(stem(word)):
+                out.append(raw)  # "will my insurance pay for Valium?"
+                continue
             if (len(word) < MIN_ENTITY_CHARS or word in STOPWORDS or word in CHAT_FILLER
                     or word in self._extra or is_detail(word)):
                 continue
@@ -140,6 +144,14 @@ class Vocabulary:
                 out.append(raw)
         return list(dict.fromkeys(out))
 
+
+# What clinical evidence articles do not answer, whatever drug it is asked of: money, insurance,
+# the law, a device's maker (checked against the corpus: an article that speaks of it answers).
+_NON_CLINICAL = frozenset(stem(w) for w in (
+    "insurance insurer insured copay co-pay copays coupon coupons cost costs price prices "
+    "pricing afford affordable cheaper cheapest expensive medicaid medicare reimburse "
+    "reimbursement dmv lawsuit sue suing lawyer attorney legal liability manufacturer "
+    "manufacturers warranty battery").split())
 
 # An ordinary English word the corpus never uses ("knee", "sweaty", "vaccines") weighs this
 # much of its IDF in the gate's coverage: little evidence against a passage, but some.
