@@ -457,3 +457,21 @@ def test_an_answer_citing_hundreds_of_articles_keeps_the_state_small(engine: Eng
     assert len(engine.focus.cited_before(turns)) <= MAX_FOCUS_ARTICLES
     a = engine.ask("what sx does it cause?", history)
     assert "clonidine" in a.standalone_question and not a.abstained
+
+
+@pytest.mark.parametrize(("question", "apart"), [
+    ("can I drink beer while on metoprolol?", "beer with metoprolol"),
+    ("is it ok to drink wine while on paroxetine?", "alcohol with paroxetine"),
+])
+def test_two_things_asked_of_together_need_an_article_naming_both(
+        engine: Engine, question: str, apart: str) -> None:
+    a = engine.ask(question)
+    _check_grounded(a)
+    assert a.abstained and any(apart in n for n in a.notices)
+
+
+def test_a_pair_an_article_discusses_is_answered(engine: Engine) -> None:
+    a = engine.ask("Is it safe to take ibuprofen with warfarin?")
+    _check_grounded(a)
+    assert not a.abstained
+    assert {r.article_id for r in a.references} == {"warfarin-drug-interactions"}

@@ -25,7 +25,7 @@ from followup.answering.dialogue import entities_in
 from followup.passages import Passage
 from followup.retriever.hybrid import HybridRetriever
 from followup.settings import Settings
-from followup.synonyms import CLASSES, concepts, main_name
+from followup.synonyms import CLASSES, concepts, main_name, with_synonyms
 from followup.text import STOPWORDS, stem, term_set, zipf
 
 _RAW_FILLER = (
@@ -161,6 +161,9 @@ Names = list[list[frozenset[str]]]  # a question's entities, each as the term se
 
 
 MIN_PAIRED_ENTITIES = 2  # named entities an article discusses together: it answers about them
+TOGETHER_ENTITIES = 2  # a turn asking of two things together needs an article naming both
+_TOGETHER = re.compile(r"\b(?:with|w/|while\s+(?:on|taking|using)|together|combin\w*|mix\w*|"
+                       r"interact\w*|on\s+top\s+of|alongside)\b", re.IGNORECASE)
 
 
 class Gate:
@@ -321,6 +324,22 @@ class Gate:
                     if not any(j != i and alts[0] in other for j, other in enumerate(known))]
         mains = [term_set(main_name(" ".join(sorted(alts[0])))) for alts in distinct]
         return [alts for i, alts in enumerate(distinct) if mains.index(mains[i]) == i]
+
+    def unpaired(self, text: str, answering: Sequence[Passage]) -> list[str]:
+        """The two drugs (or drug and substance) a turn asks about together ("can I drink beer
+        while on metoprolol?") when no answering article names both: else []."""
+        if not _TOGETHER.search(text):
+            return []
+        found = {n: [term_set(n), *map(term_set, self.kind_of(n))]
+                 for n in entities_in(with_synonyms(text), self.vocabulary().is_entity)}
+        names = self.known_entities(list(found.values()))
+        if len(names) != TOGETHER_ENTITIES or not answering:
+            return []
+        for article_id in {p.chunk.article_id for p in answering}:
+            have = self.article_terms(article_id)
+            if all(any(a <= have for a in alts) for alts in names):
+                return []
+        return [n for n, alts in found.items() if any(alts is k for k in names)]
 
     def discusses(self, p: Passage, names: Names) -> bool:
         """Whether the passage's article names every one of ``names`` and the passage one."""

@@ -276,6 +276,10 @@ class Engine:
         if focus:
             answering = self.gate.with_focus(answering, search, text, focus)
         answering = self.gate.whole_articles(answering, passages)
+        apart = self.gate.unpaired(text, answering)
+        if apart:  # "can I drink beer while on metoprolol?": no article names both
+            notices.append(f"the articles do not discuss {' with '.join(apart)}")
+            return []
         if not answering or not interp.is_followup:
             return answering
         lead = answering[0].chunk.article_id  # a follow-up's answer may stand anywhere in it
