@@ -188,6 +188,19 @@ def test_a_refused_turn_leaves_the_state() -> None:
     assert got is not None and got.standalone == "how long should the clonidine taper be?"
 
 
+def test_a_refused_turn_brings_the_focus_entity_it_named_first() -> None:
+    """"can I drink beer while on metoprolol?" refused: the next "it" is metoprolol."""
+    history = [Turn("user", "I've been on metoprolol for 6 years. can I just stop taking it?"),
+               Turn("assistant", "Taper it.", ("clonidine-beta-blocker-rebound",)),
+               Turn("user", "what about my clonidine pills, same deal?"),
+               Turn("assistant", "Taper it too.", ("clonidine-beta-blocker-rebound",)),
+               Turn("user", "can I drink beer while on metoprolol?"),
+               Turn("assistant", "REFUSED")]
+    got = resolve("does stopping it suddenly matter?", history, VOCAB.is_entity,
+                  refused=lambda t: t.content == "REFUSED")
+    assert got is not None and got.standalone == "does stopping metoprolol suddenly matter?"
+
+
 def test_an_ambiguous_it_asks_which_then_takes_the_answer() -> None:
     turns = ["Should clonidine or metoprolol be stopped first?", "How long should it take?"]
     history = [Turn("user", turns[0])]

@@ -580,6 +580,16 @@ def _step(q: str, state: _State, is_entity: Callable[[str], bool],
     return None  # nothing to resolve by entity: the phrase rules of contextualize decide
 
 
+def _bring_forward(state: _State, named: Sequence[str]) -> None:
+    """A refused turn leaves the topic as it was, but the focus entity it named comes first
+    ("can I drink beer while on metoprolol?" refused: the next "it" is metoprolol)."""
+    keys = {n.casefold() for n in named}
+    first = [e for e in state.focus if e.casefold() in keys]
+    if first:
+        state.focus = [*first, *(e for e in state.focus if e.casefold() not in keys)]
+        state.phrase = ""
+
+
 def resolve(question: str, history: Sequence[Turn], is_entity: Callable[[str], bool],
             refused: Callable[[Turn], bool] = lambda t: False,
             kind_of: Callable[[str], Sequence[str]] = lambda e: ()) -> Interpretation | None:
@@ -591,7 +601,9 @@ def resolve(question: str, history: Sequence[Turn], is_entity: Callable[[str], b
     for i, turn in enumerate(history):
         gap = i + 1 < len(history) and history[i + 1].role == "assistant" and refused(
             history[i + 1])
-        if turn.role == "user" and turn.content.strip() and not gap:
+        if turn.role == "user" and turn.content.strip() and gap:
+            _bring_forward(state, entities_in(turn.content, is_entity))
+        elif turn.role == "user" and turn.content.strip():
             named = bool(entities_in(turn.content, is_entity)) or named
             if _step(turn.content, state, is_entity, kind_of) is None:
                 state.standalone = " ".join(turn.content.split())  # read by the phrase rules
