@@ -150,8 +150,12 @@ def compose_extractive(
         # serotonin syndrome article) speaks of the article's subject: the title's words count
         # for it, except the words asked about (emphasis), which must be in the sentence.
         inherited = (term_set(p.chunk.title) - emphasis) if emphasis else frozenset()
-        # a section named for the subject speaks of it in every sentence ("Opioid Withdrawal")
-        headed = subject_terms & term_set(p.chunk.section)
+        # a section named for the subject speaks of it in every sentence ("Opioid Withdrawal"),
+        # and for a follow-up so does an article named for the subject it carried: the
+        # subject's name counts for them all, and the turn's own words decide between them
+        # ("which tendon usually?" after levofloxacin)
+        headed = subject_terms & (term_set(p.chunk.section) | (
+            term_set(p.chunk.title) if turn_vector is not None else frozenset()))
         sets = (sentence_terms(p.chunk) if sentence_terms is not None
                 else [term_set(s.text) for s in p.chunk.sentences])
         for s, st in zip(p.chunk.sentences, sets, strict=True):
