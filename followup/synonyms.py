@@ -51,6 +51,7 @@ GROUPS: tuple[tuple[str, ...], ...] = (
     ("gabapentin", "Neurontin"),
     ("ACE inhibitor", "ACEi"),
     ("alcohol", "EtOH"),
+    ("delirium tremens", "DTs"),
     # patients' words for what the articles name
     ("alcohol", "vodka", "beer", "beers", "wine", "liquor", "booze"),
     ("electric shock sensations", "zaps"),
