@@ -475,3 +475,16 @@ def test_a_pair_an_article_discusses_is_answered(engine: Engine) -> None:
     _check_grounded(a)
     assert not a.abstained
     assert {r.article_id for r in a.references} == {"warfarin-drug-interactions"}
+
+
+def test_the_answer_is_about_the_drug_asked_of(engine: Engine) -> None:
+    """The metformin article's eGFR bands do not answer a gabapentin question."""
+    a = engine.ask("her eGFR is 25, how should I adjust the gabapentin dose?")
+    _check_grounded(a)
+    assert "metformin-renal-dosing" not in {r.article_id for r in a.references}
+
+
+def test_the_patients_figure_is_not_a_word_the_passage_must_hold(engine: Engine) -> None:
+    a = engine.ask("COWS of 15, how bad is that?")
+    _check_grounded(a)
+    assert not a.abstained and "13-24 moderate" in a.markdown()

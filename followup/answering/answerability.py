@@ -325,6 +325,19 @@ class Gate:
         mains = [term_set(main_name(" ".join(sorted(alts[0])))) for alts in distinct]
         return [alts for i, alts in enumerate(distinct) if mains.index(mains[i]) == i]
 
+    def on_subject(self, search: str, answering: list[Passage]) -> list[Passage]:
+        """The answering passages whose articles name one of the question's entities that the
+        articles know (all of them when it names none): "her eGFR is 25, how should I adjust
+        the gabapentin dose?" is not answered from the metformin article's eGFR bands."""
+        names = self.named_in_articles([
+            [term_set(n), term_set(main_name(n)), *map(term_set, self.kind_of(n))]
+            for n in entities_in(search, self.vocabulary().is_entity)])
+        if not names:
+            return answering
+        keep = {a for a in {p.chunk.article_id for p in answering}
+                if any(any(n <= self.article_terms(a) for n in alts) for alts in names)}
+        return [p for p in answering if p.chunk.article_id in keep]
+
     def unpaired(self, text: str, answering: Sequence[Passage]) -> list[str]:
         """The two drugs (or drug and substance) a turn asks about together ("can I drink beer
         while on metoprolol?") when no answering article names both: else []."""
@@ -362,7 +375,8 @@ class Gate:
         grouped = {t for names in groups for name in names for t in name}
         vocab = self.vocabulary()
         return {t: idf(t) * (ORDINARY_UNKNOWN_WEIGHT if vocab.ordinary_unknown(t) else 1.0)
-                for t in subject_terms(term_set(question)) if t not in grouped}
+                for t in subject_terms(term_set(question))
+                if t not in grouped and not t.isdigit()}  # "COWS of 15": the patient's figure
 
     def coverage(self, p: Passage, weights: dict[str, float], groups: Names) -> float:
         """The passage's share of the question's IDF-weighted terms, where a thing named twice

@@ -275,7 +275,7 @@ class Engine:
         focus = self.focus.articles(text, turns, interp.is_followup, analysis.entities)
         if focus:
             answering = self.gate.with_focus(answering, search, text, focus)
-        answering = self.gate.whole_articles(answering, passages)
+        answering = self.gate.on_subject(search, self.gate.whole_articles(answering, passages))
         apart = self.gate.unpaired(text, answering)
         if apart:  # "can I drink beer while on metoprolol?": no article names both
             notices.append(f"the articles do not discuss {' with '.join(apart)}")
