@@ -210,3 +210,19 @@ def test_an_ambiguous_it_asks_which_then_takes_the_answer() -> None:
     got = resolve("metoprolol", history, VOCAB.is_entity)
     assert got is not None and got.standalone == "How long should metoprolol take?"
     assert not got.candidates
+
+
+@pytest.mark.parametrize(("detail", "standalone"), [
+    ("correction, his eGFR is actually 28, not 35",
+     "pt on naproxen for gout, eGFR 28. ok to continue?"),
+    ("sorry, I misread the chart, he's 54 not 64", None),  # 64 is not in the question
+    ("her CrCl is 25 by cockcroft-gault",
+     "Her CrCl is 25 by cockcroft-gault. pt on naproxen for gout, eGFR 35. ok to continue?"),
+])
+def test_a_turn_that_only_tells_a_figure_re_asks_the_question_with_it(
+        detail: str, standalone: str | None) -> None:
+    got = _last(["pt on naproxen for gout, eGFR 35. ok to continue?", detail])
+    if standalone is None:
+        assert got is None or "naproxen" in got
+    else:
+        assert got == standalone

@@ -455,6 +455,9 @@ def _step(q: str, state: _State, is_entity: Callable[[str], bool],
         named = _defined_subject(q)  # "What is (are) glycogen storage disease type 0 ?"
         return done(q, [named, *(e for e in own if e.casefold() not in named.casefold())]
                     if named else own, False)
+    detail = _with_detail(q, prev) if not own else None
+    if detail is not None:  # "his eGFR is actually 28, not 35", "her CrCl is 25 by C-G"
+        return done(detail, state.focus, True)
     pending, state.pending = state.pending, ""
     if pending and own and len(q.rstrip(" ?.").split()) <= MAX_BARE_WORDS:
         rest = [e for e in state.focus if e.casefold() != own[0].casefold()]
@@ -588,6 +591,26 @@ def _bring_forward(state: _State, named: Sequence[str]) -> None:
     if first:
         state.focus = [*first, *(e for e in state.focus if e.casefold() not in keys)]
         state.phrase = ""
+
+
+_FIGURE_FIX = re.compile(r"(?P<new>\d+(?:\.\d+)?)\s*,?\s*(?:and\s+)?not\s+(?P<old>\d+(?:\.\d+)?)\b",
+                        re.IGNORECASE)
+
+
+def _with_detail(q: str, prev: str) -> str | None:
+    """A turn that only tells a figure of the patient's re-asks the previous question with it:
+    a corrected figure replaces the old one ("eGFR is actually 28, not 35"), a new one is
+    added ("her CrCl is 25 by cockcroft-gault" -> "Her CrCl is 25 …. <previous question>").
+    None when the turn asks something itself or gives no figure."""
+    fix = _FIGURE_FIX.search(q)
+    if fix:
+        old = rf"(?<![\d.]){re.escape(fix.group('old'))}(?!\d|\.\d)"
+        if re.search(old, prev):
+            return re.sub(old, fix.group("new"), prev, count=1)
+    if "?" in q or _WH_QUESTION.match(q) or not re.search(r"\d", q):
+        return None
+    said = _RESET.sub("", q.strip()).strip(" ,.;")
+    return f"{said[:1].upper()}{said[1:]}. {prev.strip()}" if said else None
 
 
 def resolve(question: str, history: Sequence[Turn], is_entity: Callable[[str], bool],
