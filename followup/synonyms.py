@@ -122,6 +122,10 @@ CLASSES: dict[str, str] = {
                      "rabeprazole", "dexlansoprazole"), "proton pump inhibitor"),
     **dict.fromkeys(("sertraline", "fluoxetine", "citalopram", "escitalopram", "paroxetine",
                      "fluvoxamine"), "SSRI"),
+    # the opioid analgesics of long-term therapy (methadone, tramadol and fentanyl are left to
+    # the lexicon: the articles discuss them for the QT interval and serotonin toxicity too)
+    **dict.fromkeys(("oxycodone", "hydrocodone", "morphine", "hydromorphone", "oxymorphone",
+                     "tapentadol", "codeine"), "opioid"),
 }
 
 _PATTERNS = [[re.compile(rf"(?<![\w-]){re.escape(n)}(?![\w-])", re.IGNORECASE) for n in g]

@@ -42,7 +42,8 @@ CHAT_FILLER = frozenset(_RAW_FILLER.split()) | term_set(_RAW_FILLER)
 # Patient details typed in passing: ages, doses, frequencies, durations.
 _DETAIL = re.compile(
     r"^(\d+(\.\d+)?[a-z]{1,4}|\d+yo|yo|y/o|yr|yrs|mo|mos|wk|wks|mg|mcg|g|ml|qd|od|bid|tid|"
-    r"qid|qhs|prn|po|iv|im|sc|daily|day|days|week|weeks|month|months|year|years|ago|old)$")
+    r"qid|qhs|prn|po|iv|im|sc|daily|day|days|week|weeks|month|months|year|years|ago|old|"
+    r"q\d{1,2}h|once|twice|thrice)$")
 
 ENTITY_ZIPF = 2.95  # below this, a word of 5+ letters is a name (a drug, a condition)
 MIN_NAME_CHARS = 5
