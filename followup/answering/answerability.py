@@ -58,7 +58,8 @@ ENTITY_WORDS = frozenset(
 # How drug names end (clonidine, metoprolol, gabapentin, warfarin, omeprazole, apixaban …).
 _DRUG_CORE = (
     "ine ol am il in ide one ate azole mab nib pril sartan statin cillin mycin cycline floxacin "
-    "dipine olol tidine prazole pam lam fen xaban parin gliptin zide mide triptan vir ium").split()
+    "dipine olol tidine prazole pam lam fen xaban parin gliptin zide mide triptan vir ium "
+    "gron flozin glutide dronate caine").split()
 # A rare unknown word that ends so names a drug no article covers ("melatonin", "apixaban",
 # "dantrolene", "ezetimibe"); other rare words ("jittery", "pyelo") do not count.
 _DRUG_ENDINGS = tuple([*_DRUG_CORE, "ole", "ban", "ene", "ibe"])
