@@ -226,3 +226,9 @@ def test_a_turn_that_only_tells_a_figure_re_asks_the_question_with_it(
         assert got is None or "naproxen" in got
     else:
         assert got == standalone
+
+
+def test_its_x_not_y_names_the_drug_it_is_no_pronoun() -> None:
+    got = _last(["pt on esomeprazole and clopidogrel, ok?",
+                 "sorry, it's omeprazole not esomeprazole. same?"])
+    assert got is not None and "it's omeprazole" in got

@@ -69,7 +69,9 @@ _MODIFIER = re.compile(  # "In children?", "during pregnancy?": a short modifier
 # "Is it safe to …", "it's OK to …": a dummy "it", not a pronoun for the topic.
 _DUMMY_IT = re.compile(
     r"\b(?:is it|it is|it's|would it be|is it still)\s+(?:\w+\s+)?(?:safe|ok|okay|possible|"
-    r"fine|reasonable|better|wise|necessary|advisable|dangerous|bad|worth|true)\s+(?:to|for)\b",
+    r"fine|reasonable|better|wise|necessary|advisable|dangerous|bad|worth|true)\s+(?:to|for)\b"
+    # "it's losartan, not ramipril", "it's omeprazole not eso": a correction names the drug
+    r"|\b(?:it's|it\s+is)\s+(?:actually\s+|really\s+)?[\w-]+,?\s+not\b",
     re.IGNORECASE)
 _EVENT = re.compile(r"\b(?:it|this|that)\s+(?:happens|happened|occurs|occurred|develops|"
                     r"developed|starts|started|comes on|shows up)\b", re.IGNORECASE)
