@@ -177,28 +177,25 @@ def test_a_return_without_an_earlier_patient_is_left_alone() -> None:
     assert "78yo" in (_last(turns) or "") and "clonidine" in (_last(turns) or "")
 
 
-def test_a_refused_turn_leaves_the_state() -> None:
-    """A gap: the turn the articles did not cover does not become the focus."""
-    history = [Turn("user", "Is it safe to stop clonidine suddenly?"),
-               Turn("assistant", "Taper clonidine.", ("clonidine-beta-blocker-rebound",)),
-               Turn("user", "what dose of naltrexone should I start?"),
-               Turn("assistant", "REFUSED")]
-    got = resolve("how long should the taper be?", history, VOCAB.is_entity,
-                  refused=lambda t: t.content == "REFUSED")
-    assert got is not None and got.standalone == "how long should the clonidine taper be?"
-
-
-def test_a_refused_turn_brings_the_focus_entity_it_named_first() -> None:
-    """"can I drink beer while on metoprolol?" refused: the next "it" is metoprolol."""
-    history = [Turn("user", "I've been on metoprolol for 6 years. can I just stop taking it?"),
-               Turn("assistant", "Taper it.", ("clonidine-beta-blocker-rebound",)),
-               Turn("user", "what about my clonidine pills, same deal?"),
-               Turn("assistant", "Taper it too.", ("clonidine-beta-blocker-rebound",)),
-               Turn("user", "can I drink beer while on metoprolol?"),
-               Turn("assistant", "REFUSED")]
-    got = resolve("does stopping it suddenly matter?", history, VOCAB.is_entity,
-                  refused=lambda t: t.content == "REFUSED")
-    assert got is not None and got.standalone == "does stopping metoprolol suddenly matter?"
+@pytest.mark.parametrize(("said", "question", "standalone"), [
+    # a gap: the turn the articles did not cover does not become the focus
+    (["Is it safe to stop clonidine suddenly?", "what dose of naltrexone should I start?"],
+     "how long should the taper be?", "how long should the clonidine taper be?"),
+    # ... but the focus entity it named comes first: the next "it" is metoprolol
+    (["I've been on metoprolol for 6 years. can I just stop taking it?",
+      "what about my clonidine pills, same deal?", "can I drink beer while on metoprolol?"],
+     "does stopping it suddenly matter?", "does stopping metoprolol suddenly matter?"),
+])
+def test_a_refused_turn_leaves_the_state(said: list[str], question: str, standalone: str
+                                         ) -> None:
+    history = []
+    for i, text in enumerate(said):
+        answered = i < len(said) - 1
+        history += [Turn("user", text),
+                    Turn("assistant", "Taper it." if answered else "REFUSED",
+                         ("clonidine-beta-blocker-rebound",) if answered else ())]
+    got = resolve(question, history, VOCAB.is_entity, refused=lambda t: t.content == "REFUSED")
+    assert got is not None and got.standalone == standalone
 
 
 def test_an_ambiguous_it_asks_which_then_takes_the_answer() -> None:
