@@ -3,6 +3,7 @@ abstention, citations that resolve, the disclaimer on every answer, and bad inpu
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -488,3 +489,20 @@ def test_the_patients_figure_is_not_a_word_the_passage_must_hold(engine: Engine)
     a = engine.ask("COWS of 15, how bad is that?")
     _check_grounded(a)
     assert not a.abstained and "13-24 moderate" in a.markdown()
+
+
+def test_every_quoted_passage_is_in_the_answer(engine: Engine) -> None:
+    """A follow-up reads its lead article beyond the top passages: the passages it quotes are
+    in the answer too (the chat opens them from a citation; the judge checks against them)."""
+    first = engine.ask("pt on fluoxetine needs an antiemetic, is ondansetron a serotonin "
+                       "syndrome risk?")
+    history = [{"role": "user", "content": first.question},
+               {"role": "assistant", "content": first.markdown(),
+                "metadata": {"cited_articles": sorted({r.article_id for r in first.references})}}]
+    for question in ("and QT-wise, any limit on it?",
+                     "she's also on a fentanyl patch. are both the fentanyl and the "
+                     "ondansetron serotonergic?"):
+        a = engine.ask(question, json.dumps(history))
+        _check_grounded(a)  # every sentence's passage among a.passages
+        history += [{"role": "user", "content": question},
+                    {"role": "assistant", "content": a.markdown()}]

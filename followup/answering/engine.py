@@ -233,6 +233,7 @@ class Engine:
                         not_covered=list(analysis.not_covered))
         answering = self._answerable(passages, search, text, turns, interp, analysis, notices)
         streamed = self._compose(answer, answering, interp, text, llm_ok, analysis, on_token)
+        answer.passages = _with_quoted(passages, answering, answer)
         t3 = time.perf_counter()
         self._finish(answer, turns, on_token, streamed)
         answer.timings_ms = {"contextualize": (t1 - t0) * 1e3, "retrieve": (t2 - t1) * 1e3,
@@ -473,6 +474,16 @@ def _expanded(interp: Interpretation) -> Interpretation:
 def _replace_it(question: str, name: str) -> str:
     """The question with its first "it" naming ``name`` (a clarification's suggestion)."""
     return re.sub(r"\b(?:it|this one|that one)\b", name, question, count=1, flags=re.IGNORECASE)
+
+
+def _with_quoted(retrieved: list[Passage], answering: Sequence[Passage], answer: Answer
+                 ) -> list[Passage]:
+    """The retrieved passages and, after them, every other passage an answer sentence quotes
+    (a follow-up's lead article is read beyond the top k): each citation opens its passage."""
+    have = {p.chunk.id for p in retrieved}
+    quoted = {s.chunk_id for s in answer.sentences} - have
+    extra = {p.chunk.id: p for p in answering if p.chunk.id in quoted}
+    return [*retrieved, *extra.values()]
 
 
 def _was_refused(turn: Turn) -> bool:
