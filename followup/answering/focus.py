@@ -93,7 +93,9 @@ class Focus:
         rare = self._content_terms(term_set(" ".join(
             w for w in re.findall(r"[A-Za-z][A-Za-z'-]*", expanded)
             if zipf(w.casefold()) < FOCUS_FIT_COMMON_ZIPF)))
-        return bool(rare) and len(rare & have) >= FOCUS_FIT_SHARE * len(rare)
+        # nothing but everyday words ("what should we do next time he gets sick?"): nothing
+        # says the turn is about something else
+        return not rare or len(rare & have) >= FOCUS_FIT_SHARE * len(rare)
 
     @staticmethod
     def _content_terms(terms: frozenset[str]) -> set[str]:
