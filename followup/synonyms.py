@@ -112,6 +112,16 @@ GROUPS: tuple[tuple[str, ...], ...] = (
     ("ondansetron", "Zofran"),
     ("sumatriptan", "Imitrex"),
     ("lofexidine", "Lucemyra"),
+    ("chlordiazepoxide", "Librium"),
+    ("hydrocodone", "Vicodin", "Norco"),
+    ("buprenorphine", "Suboxone", "Subutex"),
+    ("linezolid", "Zyvox"),
+    ("losartan", "Cozaar"),
+    ("amlodipine", "Norvasc"),
+    ("spironolactone", "Aldactone"),
+    ("methylprednisolone", "Medrol"),
+    ("dexamethasone", "Decadron"),
+    ("lithium", "Lithobid"),
 )
 
 # A drug and its class, for articles that speak of the class ("NSAIDs add bleeding risk").
