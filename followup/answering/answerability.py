@@ -147,6 +147,7 @@ class Vocabulary:
         return list(dict.fromkeys(out))
 
 
+_RETURN_FRAME = re.compile(r"^\s*(?:ok[,.]?\s*)?(?:going\s+)?back\s+to\b", re.IGNORECASE)
 # What clinical evidence articles do not answer, whatever drug it is asked of: money, insurance,
 # the law, a device's maker (checked against the corpus: an article that speaks of it answers).
 _NON_CLINICAL = frozenset(stem(w) for w in (
@@ -376,8 +377,9 @@ class Gate:
         idf = self.retriever.lexical().idf
         grouped = {t for names in groups for name in names for t in name}
         vocab = self.vocabulary()
+        asked = _RETURN_FRAME.sub(" ", question)  # "back to the metformin pt - …": chat
         return {t: idf(t) * (ORDINARY_UNKNOWN_WEIGHT if vocab.ordinary_unknown(t) else 1.0)
-                for t in subject_terms(term_set(question))
+                for t in subject_terms(term_set(asked))
                 if t not in grouped and not t.isdigit()}  # "COWS of 15": the patient's figure
 
     def coverage(self, p: Passage, weights: dict[str, float], groups: Names) -> float:
