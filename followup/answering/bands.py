@@ -9,6 +9,7 @@ creatinine clearance); "every 1-4 weeks" or "3 or 4 beers" are no band of either
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 _NUMBER = r"\d+(?:\.\d+)?"
@@ -53,7 +54,7 @@ def _kind(sentence: str, m: re.Match[str]) -> str | None:
     return "kidney" if _KIDNEY_AHEAD.search(sentence[:m.start()]) else None
 
 
-def in_band(sentence: str, figures: list[Figure]) -> bool:
+def in_band(sentence: str, figures: Sequence[Figure]) -> bool:
     """Whether the sentence states a range or bound of the same kind that holds a figure."""
     if not figures:
         return False

@@ -145,17 +145,17 @@ def compose_extractive(
     scored = []
     seen: set[tuple[str, int]] = set()
     for rank, p in enumerate(pool):
-        field_lex = sum(w for t, w in weights.items() if t in term_set(p.chunk.section)) / total
+        section, title = term_set(p.chunk.section), term_set(p.chunk.title)  # once a passage
+        field_lex = sum(w for t, w in weights.items() if t in section) / total
         # A sentence that opens with a pronoun ("It is … treated by stopping …" in the
         # serotonin syndrome article) speaks of the article's subject: the title's words count
         # for it, except the words asked about (emphasis), which must be in the sentence.
-        inherited = (term_set(p.chunk.title) - emphasis) if emphasis else frozenset()
+        inherited = (title - emphasis) if emphasis else frozenset()
         # a section named for the subject speaks of it in every sentence ("Opioid Withdrawal"),
         # and for a follow-up so does an article named for the subject it carried: the
         # subject's name counts for them all, and the turn's own words decide between them
         # ("which tendon usually?" after levofloxacin)
-        headed = subject_terms & (term_set(p.chunk.section) | (
-            term_set(p.chunk.title) if turn_vector is not None else frozenset()))
+        headed = subject_terms & (section | (title if turn_vector is not None else frozenset()))
         sets = (sentence_terms(p.chunk) if sentence_terms is not None
                 else [term_set(s.text) for s in p.chunk.sentences])
         for s, st in zip(p.chunk.sentences, sets, strict=True):
@@ -169,7 +169,7 @@ def compose_extractive(
                 lex += _ABOUT_BONUS
             if wanted is not None and wanted.search(s.text):
                 lex += _TYPED_BONUS
-            if figures and in_band(s.text, list(figures)):
+            if figures and in_band(s.text, figures):
                 lex += _BAND_BONUS
             if cues:  # by the share of what the question asks that the sentence holds
                 lex += _INTENT_BONUS * sum(bool(c.search(s.text)) for c in cues) / len(cues)
