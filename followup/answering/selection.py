@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, MutableMapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -45,6 +45,7 @@ class _Candidate:
     lexical: float
     terms: frozenset[str]
     vector: np.ndarray
+    features: np.ndarray  # FEATURES, in order; score = features @ WEIGHTS
 
 
 _ABOUT_BONUS = 0.3  # a sentence that speaks of the group of patients asked about
@@ -56,14 +57,21 @@ _BAND_BONUS = 0.3  # a sentence stating the band of the patient's own dose or eG
 _PRESCORE_FLOOR = 0.5  # a sentence below this share of the best lexical pre-score is not embedded
 _POOL_SHARE = 0.5  # passages scoring below this share of the best are not read
 _PRESCORE_RETRIEVAL = 0.3  # the passage's retrieval score in a sentence's lexical pre-score
-# A sentence's score: its cosine to the question, its (IDF-weighted) words, its section's
-# words, its passage's retrieval score; a sentence of the article's direct answer a little more;
-# plain wording for patients.
-W_DENSE, W_LEXICAL, W_SECTION, W_PASSAGE = 0.5, 0.35, 0.1, 0.15
 W_TURN = 0.5  # of a follow-up's sentence cosine: to the turn as typed (the rest: standalone)
-ANSWER_KIND_BONUS = 0.03
-OFF_SUBJECT_COST = 0.1  # a sentence about another drug or condition than the one asked about
-PATIENT_JARGON_COST = 0.12
+# A sentence's score is a weighted sum of these features: its cosine to the standalone
+# question and to the turn as typed (the same for a first question), its IDF-weighted words,
+# whether it speaks of the group of patients asked about, holds the kind of answer asked for,
+# states the patient's band, the share of the question's intents it holds, its section's
+# words, its passage's retrieval score (relative to the best), a sentence of the article's
+# direct answer, jargon (patients only), an article not about the question's subject, the
+# first sentence of its passage, of the lead article, holding figures, its length.
+FEATURES = ("dense", "turn_dense", "coverage", "about", "typed", "band", "intent", "section",
+            "passage", "answer_kind", "jargon", "off_subject", "first", "lead_article",
+            "figures", "length")
+WEIGHTS = np.array([0.25, 0.25, 0.35, 0.35 * 0.3, 0.35 * 0.15, 0.35 * 0.3, 0.35 * 0.3, 0.1,
+                    0.15, 0.03, -0.12, -0.1, 0.0, 0.0, 0.0, 0.0])
+_OFF_SUBJECT = FEATURES.index("off_subject")
+_LONG_SENTENCE = 300  # characters: the length feature's 1
 _KEEP_SHARE = 0.75  # a further sentence within this share of the best one's score is kept
 _WORDLESS_MIN_DENSE = 0.3  # a sentence sharing no word with the question needs this cosine
 _SAME_WORDS = 0.6  # word overlap (Jaccard) at which two sentences say the same
@@ -79,6 +87,19 @@ def jargon(text: str) -> float:
     caps = sum(1 for w in ws if len(w) >= 2 and w.isupper()) / len(ws)
     extras = min(1.0, text.count("(") * 0.2 + len(re.findall(r"\d", text)) * 0.02)
     return min(1.0, 2.0 * long_words + 2.0 * caps + extras)
+
+
+def _features(x: tuple, dense: float, turn: float, lead_article: str,
+              audience: str) -> list[float]:
+    """A candidate's FEATURES (the off-subject flag is set afterwards, over all of them)."""
+    _, _, p, s, _, parts, _ = x
+    coverage, about, typed, band, intent, section, passage = parts
+    first = float(s.start == p.chunk.sentences[0].start)
+    return [dense, turn, coverage, about, typed, band, intent, section, passage,
+            float(p.chunk.kind == "answer"),
+            jargon(s.text) if audience == "patient" else 0.0,
+            0.0, first, float(p.chunk.article_id == lead_article),
+            float(bool(figures(s.text))), min(1.0, len(s.text) / _LONG_SENTENCE)]
 
 
 def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
@@ -125,7 +146,7 @@ def compose_extractive(
             (a follow-up's "mess with my sugars" against "blood glucose disturbances").
         subjects: the question's entities, each as the term sets that name it (its own name,
             its classes): a sentence about none of them, in its words, its section's or its
-            article's title, costs ``OFF_SUBJECT_COST`` when another one is about them.
+            article's title, weighs the "off_subject" feature when another one is about them.
         figures: the doses and kidney function the turn gives (``bands.asked_figures``): a
             sentence stating the band that holds one ("eGFR 45-59: …") is preferred.
     """
@@ -164,17 +185,18 @@ def compose_extractive(
             seen.add((p.chunk.article_id, s.start))
             own = (st | inherited) if inherited and _PRONOUN_START.match(s.text) else st
             own = own | headed if headed else own
-            lex = sum(w for t, w in weights.items() if _holds(t, own)) / total
-            if about and any(pattern.search(s.text) for pattern in about):
-                lex += _ABOUT_BONUS
-            if wanted is not None and wanted.search(s.text):
-                lex += _TYPED_BONUS
-            if figures and in_band(s.text, figures):
-                lex += _BAND_BONUS
-            if cues:  # by the share of what the question asks that the sentence holds
-                lex += _INTENT_BONUS * sum(bool(c.search(s.text)) for c in cues) / len(cues)
+            parts = (
+                sum(w for t, w in weights.items() if _holds(t, own)) / total,
+                float(bool(about) and any(pattern.search(s.text) for pattern in about)),
+                float(wanted is not None and bool(wanted.search(s.text))),
+                float(bool(figures) and in_band(s.text, figures)),
+                # the share of what the question asks (its intents) that the sentence holds
+                sum(bool(c.search(s.text)) for c in cues) / len(cues) if cues else 0.0,
+                field_lex, p.score / top)
+            lex = (parts[0] + _ABOUT_BONUS * parts[1] + _TYPED_BONUS * parts[2]
+                   + _BAND_BONUS * parts[3] + _INTENT_BONUS * parts[4])
             scored.append((lex + _PRESCORE_RETRIEVAL * p.score / top, rank, p, s, lex,
-                           field_lex, st))
+                           parts, st))
     if not scored:
         return Composition([], [], 0.0)
     scored.sort(key=lambda x: x[0], reverse=True)
@@ -188,19 +210,19 @@ def compose_extractive(
     scored = [x for x, k in zip(scored, keep, strict=True) if k] + lead_rest[:lead_sentences]
     dense, vectors = _embed_sentences(question, [(x[2].chunk, x[3]) for x in scored], embedder,
                                       question_vector, vector_cache)
-    if turn_vector is not None:  # a follow-up: what the turn itself asks weighs as much
-        dense = (1 - W_TURN) * dense + W_TURN * (vectors @ turn_vector)
-    cands: list[_Candidate] = []
-    for (_, rank, p, s, lex, field_lex, st), d, vec in zip(scored, dense, vectors, strict=True):
-        score = (W_DENSE * float(d) + W_LEXICAL * lex + W_SECTION * field_lex
-                 + W_PASSAGE * (p.score / top))
-        if p.chunk.kind == "answer":
-            score += ANSWER_KIND_BONUS
-        if audience == "patient":
-            score -= PATIENT_JARGON_COST * jargon(s.text)
-        cands.append(_Candidate(rank, p, s, score, float(d), lex, st, vec))
+    # a follow-up: what the turn itself asks weighs too (the turn as typed)
+    turn = vectors @ turn_vector if turn_vector is not None else dense
+    rows = [_features(x, float(d), float(t), lead_article, audience)
+            for x, d, t in zip(scored, dense, turn, strict=True)]
+    feats = np.array(rows, dtype=np.float64)
     if subjects:
-        cands = _prefer_subjects(cands, subjects)
+        feats[:, _OFF_SUBJECT] = _off_subject([x[2] for x in scored],
+                                              [x[6] for x in scored], subjects)
+    scores = feats @ WEIGHTS
+    cands = [_Candidate(x[1], x[2], x[3], float(sc), float(W_TURN * t
+                        + (1 - W_TURN) * d), x[4], x[6], vec, f)
+             for x, sc, d, t, vec, f in zip(scored, scores, dense, turn, vectors, feats,
+                                            strict=True)]
     cands.sort(key=lambda c: c.score, reverse=True)
     best = cands[0]
     chosen: list[_Candidate] = []
@@ -265,23 +287,24 @@ def _holds(term: str, sentence_terms: frozenset[str]) -> bool:
     return group is not None and not group.isdisjoint(sentence_terms)
 
 
-def _speaks_of(c: _Candidate, subjects: Sequence[Sequence[frozenset[str]]]) -> bool:
+def _speaks_of(sentence_terms: frozenset[str], chunk: Chunk,
+               subjects: Sequence[Sequence[frozenset[str]]]) -> bool:
     """The sentence is about one of the subjects: it, its section heading or its article's
     title names one ("Symptoms can occur within 12 hours" under "Opioid Withdrawal")."""
-    where = c.terms | term_set(c.passage.chunk.section) | term_set(c.passage.chunk.title)
+    where = sentence_terms | term_set(chunk.section) | term_set(chunk.title)
     return any(names <= where for subject in subjects for names in subject)
 
 
-def _prefer_subjects(cands: list[_Candidate], subjects: Sequence[Sequence[frozenset[str]]]
-                     ) -> list[_Candidate]:
-    """The sentences of an article none of whose candidates is about the question's subjects
-    cost OFF_SUBJECT_COST, when another article's are (the SSRI article's "symptoms start soon
-    after stopping" for a question about opioids)."""
-    on_subject = {c.passage.chunk.article_id for c in cands if _speaks_of(c, subjects)}
+def _off_subject(passages: Sequence[Passage], sets: Sequence[frozenset[str]],
+                 subjects: Sequence[Sequence[frozenset[str]]]) -> np.ndarray:
+    """1 for the sentences of an article none of whose candidates is about the question's
+    subjects, when another article's are (the SSRI article's "symptoms start soon after
+    stopping" for a question about opioids); else 0."""
+    on_subject = {p.chunk.article_id for p, st in zip(passages, sets, strict=True)
+                  if _speaks_of(st, p.chunk, subjects)}
     if not on_subject:
-        return cands
-    return [c if c.passage.chunk.article_id in on_subject
-            else replace(c, score=c.score - OFF_SUBJECT_COST) for c in cands]
+        return np.zeros(len(passages))
+    return np.array([float(p.chunk.article_id not in on_subject) for p in passages])
 
 
 def _same_statement(a: _Candidate, b: _Candidate) -> bool:
