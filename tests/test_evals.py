@@ -11,6 +11,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import pytrec_eval
 from hypothesis import given
@@ -663,3 +664,29 @@ def test_source_reference_numbers_never_look_like_our_markers() -> None:
     assert quote_text("Shedding lasts  2 weeks [12], or longer [3-5].") == (
         "Shedding lasts 2 weeks (12), or longer (3-5).")
     assert quote_text("Dose [see label] daily") == "Dose [see label] daily"
+
+
+def test_fit_selection_gradient_and_fit() -> None:
+    """The composer's weight fit: the gradient is the loss's, and on turns where one feature
+    marks the right candidate, fitting raises that feature's weight and the top-1 share."""
+    from scipy.optimize import minimize
+
+    from followup.answering.selection import FEATURES, FITTED_WEIGHTS, WEIGHTS
+    from followup.evals.fit_selection import loss, top1
+
+    assert set(FITTED_WEIGHTS) == set(FEATURES) and len(WEIGHTS) == len(FEATURES)
+    rng = np.random.default_rng(0)
+    data = []
+    for _ in range(60):
+        x = rng.normal(size=(8, 3))
+        right = np.zeros(8, dtype=bool)
+        right[int(np.argmax(x[:, 2]))] = True  # the third feature tells the right one
+        data.append((x, right))
+    prior = np.array([0.5, 0.5, 0.0])
+    w = rng.normal(size=3)
+    value, grad = loss(w, data, prior, 0.1)
+    eps = 1e-6
+    numeric = [(loss(w + eps * e, data, prior, 0.1)[0] - value) / eps for e in np.eye(3)]
+    assert np.allclose(grad, numeric, atol=1e-3)
+    fitted = minimize(loss, prior, args=(data, prior, 0.1), jac=True, method="L-BFGS-B").x
+    assert fitted[2] > 1.0 and top1(fitted, data) > top1(prior, data) + 0.5
