@@ -229,3 +229,19 @@ def test_its_x_not_y_names_the_drug_it_is_no_pronoun() -> None:
     got = _last(["pt on esomeprazole and clopidogrel, ok?",
                  "sorry, it's omeprazole not esomeprazole. same?"])
     assert got is not None and "it's omeprazole" in got
+
+
+@pytest.mark.parametrize(("turns", "standalone"), [
+    # a kind of drug for the one drug of that kind named earlier (everyday kind, lexicon class)
+    (["pt on warfarin, INR 2.4, adding aspirin?", "unrelated: lithium level 1.8, what now?",
+      "going back to the anticoagulant, derm started fluconazole"],
+     "going back to warfarin, derm started fluconazole?"),
+    (["ramipril cough?", "is the ACE inhibitor to blame?"], "is ramipril to blame?"),
+    # not the kind as such, nor a thing of that kind, nor when a drug of that kind is named
+    (["pt on prednisone 10 daily", "does the steroid cream matter?"],
+     "does the steroid cream matter?"),
+    (["ramipril cough?", "lisinopril or the ACE inhibitor class?"],
+     "lisinopril or the ACE inhibitor class?"),
+])
+def test_a_kind_of_drug_names_the_drug_of_that_kind(turns: list[str], standalone: str) -> None:
+    assert _last(turns) == standalone

@@ -414,6 +414,45 @@ def _returned_to(q: str, state: _State) -> list[str] | None:
     return list(focus)
 
 
+# Everyday names of a kind of drug that the corpus's lexicon does not give as a class, and the
+# drugs of the articles they name ("going back to the anticoagulant" -> warfarin).
+_KINDS: dict[str, frozenset[str]] = {kind: frozenset(members.split()) for kind, members in (
+    ("anticoagulant", "warfarin coumadin jantoven apixaban rivaroxaban dabigatran"),
+    ("blood thinner", "warfarin coumadin jantoven apixaban rivaroxaban dabigatran"),
+    ("antibiotic", "ciprofloxacin cipro levofloxacin levaquin moxifloxacin clarithromycin "
+                   "erythromycin azithromycin bactrim trimethoprim-sulfamethoxazole linezolid "
+                   "rifampin amoxicillin metronidazole"),
+    ("antidepressant", "sertraline zoloft fluoxetine prozac citalopram celexa escitalopram "
+                       "lexapro paroxetine paxil venlafaxine effexor duloxetine"),
+    ("steroid", "prednisone prednisolone hydrocortisone dexamethasone methylprednisolone"),
+    ("diuretic", "furosemide lasix hydrochlorothiazide hctz spironolactone chlorthalidone"),
+    ("water pill", "furosemide lasix hydrochlorothiazide hctz spironolactone chlorthalidone"),
+    ("muscle relaxant", "baclofen"),
+)}
+
+
+# "the steroid cream", "the SSRI class", "the PPI choice": not the drug named earlier
+_NOT_THE_DRUG = ("class|group|family|cream|ointment|gel|inhaler|spray|drops|injection|shot|"
+                 "choice|advice|question|issue|part|side")
+
+
+def _described(q: str, recent: Sequence[str], kind_of: Callable[[str], Sequence[str]]) -> str:
+    """"the anticoagulant", "the statin" for the one drug of that kind named earlier: the
+    turn with the drug's name instead ("going back to warfarin, …"). Not when the turn names
+    a drug of that kind itself, nor for the kind as such ("the SSRI class")."""
+    for drug in recent:
+        kinds = [*kind_of(drug), *(k for k, members in _KINDS.items()
+                                   if drug.casefold() in members)]
+        for kind in kinds:
+            m = re.search(rf"\bthe\s+{re.escape(kind)}(?![\w-])(?!\s+(?:{_NOT_THE_DRUG}))",
+                          q, re.IGNORECASE)
+            others = [e for e in recent if e.casefold() != drug.casefold()
+                      and re.search(rf"(?<![\w-]){re.escape(e)}(?![\w-])", q, re.IGNORECASE)]
+            if m and not any(kind.casefold() in map(str.casefold, kind_of(e)) for e in others):
+                return f"{q[:m.start()]}{drug}{q[m.end():]}"
+    return q
+
+
 def _tidy(q: str) -> str:
     q = " ".join(q.split()).strip()
     return q if q.endswith("?") else q.rstrip(" .!") + "?"
@@ -434,6 +473,8 @@ def _step(q: str, state: _State, is_entity: Callable[[str], bool],
             _has_pronoun(q) and all(_CONDITION.search(e) or e.isupper()
                                     for e in entities_in(q, is_entity))))  # "… avoid it?"
         _new_thread(state, keep=same_topic)
+    if not reset:
+        q = _described(q, state.recent, kind_of)
     state.told = f"{state.told} {q}".strip()
     own = entities_in(q, is_entity)
     back = _returned_to(q, state) if _RETURN.match(q) else None
