@@ -33,8 +33,15 @@ def _norm(text: str) -> str:
     return re.sub(r"\s+", " ", text).lower()
 
 
-def collect(paths: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(features of a turn's candidates, which are right) for every turn with a right one."""
+Turns = list[tuple[np.ndarray, np.ndarray, float]]
+
+
+def collect(paths: Sequence[str], exclude: Sequence[str] = (),
+            weights: dict[str, float] | None = None) -> Turns:
+    """(features of a turn's candidates, which are right) for every turn with a right one;
+    the cases of the ``exclude`` suites (a reported draw of the same generator) left out;
+    each turn weighs its suite's ``weights`` (by suite name; default 1)."""
+    left_out = {case.id for suite in load_suites(list(exclude)) for case in suite.cases}
     recorded: list[Any] = []
     original = selection._Candidate
 
@@ -44,12 +51,12 @@ def collect(paths: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray]]:
             recorded.append(self)
 
     selection._Candidate = Recording  # type: ignore[misc]
-    out: list[tuple[np.ndarray, np.ndarray]] = []
+    out: Turns = []
     try:
         runner = Runner(Settings(), log=lambda _: None)
         for suite in load_suites(list(paths)):
             target = runner.target(suite)
-            for case in suite.cases:
+            for case in (c for c in suite.cases if c.id not in left_out):
                 history: list[dict[str, Any]] = []
                 for turn in case.turns:
                     recorded.clear()
@@ -60,7 +67,8 @@ def collect(paths: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray]]:
                         right = np.array([any(p in _norm(c.sentence.text) for p in phrases)
                                           for c in recorded])
                         if right.any() and not right.all():
-                            out.append((np.stack([c.features for c in recorded]), right))
+                            out.append((np.stack([c.features for c in recorded]), right,
+                                        (weights or {}).get(suite.name, 1.0)))
                     history += [{"role": "user", "content": turn.ask},
                                 {"role": "assistant", "content": answer.get("answer", ""),
                                  "metadata": {"cited_articles":
@@ -70,24 +78,24 @@ def collect(paths: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray]]:
     return out
 
 
-def loss(w: np.ndarray, data: Sequence[tuple[np.ndarray, np.ndarray]], prior: np.ndarray,
-         l2: float) -> tuple[float, np.ndarray]:
+def loss(w: np.ndarray, data: Turns, prior: np.ndarray, l2: float
+         ) -> tuple[float, np.ndarray]:
     """Negative log-likelihood of the right candidates, plus the L2 pull; and its gradient."""
     total, grad = 0.0, np.zeros_like(w)
-    for x, right in data:
+    for x, right, weight in data:
         s = x @ w
         p = np.exp(s - s.max())
         p /= p.sum()
         pr = p[right].sum()
-        total -= np.log(pr)
+        total -= weight * np.log(pr)
         q = np.where(right, p / pr, 0.0)  # the right candidates' posterior share
-        grad -= x.T @ (q - p)
+        grad -= weight * (x.T @ (q - p))
     diff = w - prior
     return total + l2 * float(diff @ diff), grad + 2 * l2 * diff
 
 
-def top1(w: np.ndarray, data: Sequence[tuple[np.ndarray, np.ndarray]]) -> float:
-    return float(np.mean([right[int(np.argmax(x @ w))] for x, right in data]))
+def top1(w: np.ndarray, data: Turns) -> float:
+    return float(np.mean([right[int(np.argmax(x @ w))] for x, right, _ in data]))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -100,10 +108,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="the current weights times this is the prior (softmax temperature)")
     ap.add_argument("--keep", action="append", default=[], choices=selection.FEATURES,
                     help="hold this feature's weight at its current value (repeatable)")
+    ap.add_argument("--exclude", action="append", default=[],
+                    help="leave out the cases of this (reported) suite (repeatable)")
+    ap.add_argument("--weight", action="append", default=[], metavar="SUITE=W",
+                    help="weigh that suite's turns W (default 1; repeatable)")
     ap.add_argument("--json", help="write the fitted weights here")
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    data = collect(args.suites)
+    weights = {k: float(v) for k, v in (x.split("=", 1) for x in args.weight)}
+    data = collect(args.suites, args.exclude, weights)
     prior = selection.WEIGHTS * args.scale
     bounds = [(v, v) if name in args.keep else (None, None)
               for name, v in zip(selection.FEATURES, prior, strict=True)]

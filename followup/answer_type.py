@@ -81,6 +81,9 @@ INTENTS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
                  r"(?:higher|more|bigger)\s+risk|riskier|worse|more\s+at\s+risk)\b",
          re.compile(r"\b(?:risk\w*|susceptible|more\s+likely|higher|increase[sd]?|factors?)\b",
                     re.IGNORECASE)),
+        ("cause", r"\b(?:what\s+(?:causes?|caused|triggers?)|causes?\s+of)\b",
+         re.compile(r"\b(?:caus\w*|follows?|due\s+to|results?\s+from|trigger\w*|"
+                    r"interrupt\w*|precipitat\w*)\b", re.IGNORECASE)),
         ("mechanism", r"\b(?:why|mechanism|how\s+does\s+\w+\s+work)\b",
          re.compile(r"\b(?:because|through|inhibit\w*|block\w*|leads?\s+to|results?\s+in|"
                     r"due\s+to|mechanism|so\s+that|reduc\w+\s+\w+\s+clearance)\b",
@@ -92,6 +95,28 @@ INTENTS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
         ("comparison", r"\b(?:better|vs\.?|versus|safer|compared|which\s+(?:one|is|of))\b",
          re.compile(r"\b(?:than|lower|higher|less|more|compared|preferred|safer|lowest|"
                     r"highest)\b", re.IGNORECASE)),
+    )
+}
+
+
+# The words of a section heading under which a sentence of that kind stands ("Onset, Duration
+# and Frequency" for timing, "Clinical Features: FINISH" for presentation, "Treatment Options").
+INTENT_SECTIONS: dict[str, re.Pattern[str]] = {
+    name: re.compile(rf"\b(?:{words})", re.IGNORECASE) for name, words in (
+        ("timing", r"onset|timeline|timing|duration|when\b|resolution|course"),
+        ("frequency", r"frequency|monitor"),
+        ("number", r"incidence|frequency|evidence|statistics|how many"),
+        ("dose", r"dos(?:e|ing)|taper rates|schedule|maximum|thresholds|limits|starting"),
+        ("presentation", r"features|recogni|symptom|signs|presentation|effects|toxicity"),
+        ("management", r"management|treat|taper|how to|care\b|restor|switching|prevention|"
+                       r"therap"),
+        ("monitoring", r"monitor|testing|levels|follow"),
+        ("harms", r"risks|harm|warning|effects|toxicity|abrupt|complication"),
+        ("risk", r"risk|vulnerable|who\b|older|cause"),
+        ("mechanism", r"mechanism|why\b|how \w+ harm|cause"),
+        ("cause", r"cause|mechanism|why\b"),
+        ("safety", r"avoid|contraindicat|warning|guideline|restriction"),
+        ("comparison", r"which\b|versus|higher risk"),
     )
 }
 

@@ -506,3 +506,21 @@ def test_every_quoted_passage_is_in_the_answer(engine: Engine) -> None:
         _check_grounded(a)  # every sentence's passage among a.passages
         history += [{"role": "user", "content": question},
                     {"role": "assistant", "content": a.markdown()}]
+
+
+@pytest.mark.parametrize(("question", "intent", "heading"), [
+    ("What causes intrathecal baclofen withdrawal?", "cause", "Mechanism and Causes"),
+    ("How long do the symptoms last?", "timing", "Onset, Duration and Frequency"),
+    ("What are the typical symptoms?", "presentation", "Clinical Features: FINISH"),
+    ("How is it treated?", "management", "Treatment Options"),
+])
+def test_intents_and_the_sections_of_their_answers(question: str, intent: str,
+                                                   heading: str) -> None:
+    """A question's intent, and the section headings under which its kind of answer stands
+    (the composer's "section_intent" feature)."""
+    from followup.answer_type import INTENT_SECTIONS, INTENTS, intents
+
+    assert set(INTENT_SECTIONS) == set(INTENTS)
+    assert intent in intents(question)
+    assert INTENT_SECTIONS[intent].search(heading)
+    assert not INTENT_SECTIONS[intent].search("References")

@@ -94,7 +94,7 @@ def test_refusal_patient_view_and_escaping(browser: Browser, chat_url: str) -> N
     expect(patient.locator(".patient-note")).to_contain_text("doctor")
     page.screenshot(path=str(DOCS / "chat-patient.png"), full_page=True)
 
-    escaped = ask(page, "Does grapefruit juice interact with simvastatin?")
+    escaped = ask(page, "How long do grapefruit juice effects last on simvastatin?")
     for link in escaped.locator("a.cite").all():
         link.click()
     text = escaped.inner_text()

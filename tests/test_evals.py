@@ -681,7 +681,7 @@ def test_fit_selection_gradient_and_fit() -> None:
         x = rng.normal(size=(8, 3))
         right = np.zeros(8, dtype=bool)
         right[int(np.argmax(x[:, 2]))] = True  # the third feature tells the right one
-        data.append((x, right))
+        data.append((x, right, 1.0))
     prior = np.array([0.5, 0.5, 0.0])
     w = rng.normal(size=3)
     value, grad = loss(w, data, prior, 0.1)

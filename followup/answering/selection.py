@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, MutableMapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from followup.answer_type import INTENTS, expected, intent_cues
+from followup.answer_type import INTENT_SECTIONS, INTENTS, expected
+from followup.answer_type import intents as intents_of
 from followup.answering.bands import Figure, in_band
 from followup.answering.guard import looks_like_instruction
 from followup.answering.references import ReferenceBook
@@ -66,38 +67,42 @@ W_TURN = 0.5  # of a follow-up's sentence cosine: to the turn as typed (the rest
 # words, its passage's retrieval score (relative to the best), a sentence of the article's
 # direct answer, jargon (patients only), an article not about the question's subject, the
 # first sentence of its passage, of the lead article, holding figures, its length, the
-# opening sentence of the direct answer.
+# opening sentence of the direct answer, the share of the question's intents whose kind of
+# section holds it (answer_type.INTENT_SECTIONS: "Onset, Duration …" for timing).
 FEATURES = ("dense", "turn_dense", "coverage", "about", "typed", "band", "intent", "section",
             "passage", "answer_kind", "jargon", "off_subject", "first", "lead_article",
-            "figures", "length", "opening")
-# Fitted on the tuning conversations (dev-tune, -2, -3 and the sample suites; never a
-# reported set) by `python -m followup.evals.fit_selection`: a conditional logit over each
-# turn's candidates, the likelihood of those holding an expected phrase. Held out, on
-# dev-tune-4 (not fitted on): the turns passed went from 0.626 (the hand weights) to 0.661.
-# The fit weighs the direct answer's sentences down (they are general; the expected sentence
-# is most often a bullet); of two that say the same, the direct answer's is kept (below).
+            "figures", "length", "opening", "section_intent")
+# Fitted by `python -m followup.evals.fit_selection` (evals/README.md) on tuning data only:
+# dev-tune, -2, -3, the sample suites, and another draw of MedQuAD follow-ups than the reported
+# one (evals/tuning/, weighed 0.5): a conditional logit over each turn's candidates, the
+# likelihood of those holding an expected phrase. Held out (dev-tune-4, not fitted on): the
+# turns passed went from 0.626 with the hand weights of before to 0.661. The fit weighs the
+# direct answer's sentences down (they are general; the expected sentence is most often a
+# bullet); of two that say the same, the direct answer's is kept (below).
 FITTED_WEIGHTS = {
-    "dense": 0.195,
-    "turn_dense": 1.039,
-    "coverage": 0.742,
-    "about": 0.143,
-    "typed": 0.228,
-    "band": 0.379,
-    "intent": 0.169,
-    "section": 0.350,
-    "passage": 0.307,
-    "answer_kind": -0.103,
-    "jargon": -0.008,
-    "off_subject": -0.127,
-    "first": -0.127,
-    "lead_article": 0.081,
-    "figures": -0.003,
-    "length": -0.041,
-    "opening": 0.054,
+    "dense": 0.192,
+    "turn_dense": 1.091,
+    "coverage": 0.631,
+    "about": 0.149,
+    "typed": 0.224,
+    "band": 0.380,
+    "intent": 0.164,
+    "section": 0.469,
+    "passage": 0.350,
+    "answer_kind": -0.124,
+    "jargon": -0.003,
+    "off_subject": -0.134,
+    "first": -0.068,
+    "lead_article": 0.044,
+    "figures": -0.002,
+    "length": 0.041,
+    "opening": 0.015,
+    "section_intent": 0.199,
 }
 WEIGHTS = np.array([FITTED_WEIGHTS[name] for name in FEATURES])
 _OFF_SUBJECT = FEATURES.index("off_subject")
 _LONG_SENTENCE = 300  # characters: the length feature's 1
+_ANTECEDENT_ROOM = 2  # the best sentences whose antecedent takes the place of another
 _KEEP_SHARE = 0.7  # a further sentence within this share of the best one's score is kept
 _WORDLESS_MIN_DENSE = 0.3  # a sentence sharing no word with the question needs this cosine
 _SAME_WORDS = 0.6  # word overlap (Jaccard) at which two sentences say the same
@@ -119,14 +124,14 @@ def _features(x: tuple, dense: float, turn: float, lead_article: str,
               audience: str) -> list[float]:
     """A candidate's FEATURES (the off-subject flag is set afterwards, over all of them)."""
     _, _, p, s, _, parts, _ = x
-    coverage, about, typed, band, intent, section, passage = parts
+    coverage, about, typed, band, intent, section, passage, section_intent = parts
     first = float(s.start == p.chunk.sentences[0].start)
     return [dense, turn, coverage, about, typed, band, intent, section, passage,
             float(p.chunk.kind == "answer"),
             jargon(s.text) if audience == "patient" else 0.0,
             0.0, first, float(p.chunk.article_id == lead_article),
             float(bool(figures(s.text))), min(1.0, len(s.text) / _LONG_SENTENCE),
-            first * float(p.chunk.kind == "answer")]
+            first * float(p.chunk.kind == "answer"), section_intent]
 
 
 def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
@@ -184,7 +189,9 @@ def compose_extractive(
     lead_article = passages[0].chunk.article_id  # any passage of it may hold the answer
     pool += [p for p in passages[passages_used:] if p.chunk.article_id == lead_article]
     wanted = expected(question)
-    cues = intent_cues(question) if intents is None else [INTENTS[n][1] for n in intents]
+    asked = intents_of(question) if intents is None else list(intents)
+    cues = [INTENTS[n][1] for n in asked]
+    headings = [INTENT_SECTIONS[n] for n in asked]
     q_terms = list(dict.fromkeys(terms(question)))
     subject_terms = frozenset(t for subject in subjects for names in subject for t in names)
     weights = {t: idf(t) * (2.0 if t in emphasis else 1.0) for t in q_terms}
@@ -195,6 +202,9 @@ def compose_extractive(
     for rank, p in enumerate(pool):
         section, title = term_set(p.chunk.section), term_set(p.chunk.title)  # once a passage
         field_lex = sum(w for t, w in weights.items() if t in section) / total
+        # the share of the question's intents whose kind of section this is ("Onset …")
+        field_intent = (sum(bool(h.search(p.chunk.section)) for h in headings) / len(headings)
+                        if headings else 0.0)
         # A sentence that opens with a pronoun ("It is … treated by stopping …" in the
         # serotonin syndrome article) speaks of the article's subject: the title's words count
         # for it, except the words asked about (emphasis), which must be in the sentence.
@@ -219,7 +229,7 @@ def compose_extractive(
                 float(bool(figures) and in_band(s.text, figures)),
                 # the share of what the question asks (its intents) that the sentence holds
                 sum(bool(c.search(s.text)) for c in cues) / len(cues) if cues else 0.0,
-                field_lex, p.score / top)
+                field_lex, p.score / top, field_intent)
             lex = (parts[0] + _ABOUT_BONUS * parts[1] + _TYPED_BONUS * parts[2]
                    + _BAND_BONUS * parts[3] + _INTENT_BONUS * parts[4])
             scored.append((lex + _PRESCORE_RETRIEVAL * p.score / top, rank, p, s, lex,
@@ -279,6 +289,7 @@ def compose_extractive(
         seen_terms.append(ts)
     if not chosen:
         return Composition([], [], best.score)
+    chosen = _with_antecedents(_with_closest_answer(chosen, cands, limit), limit)
     # the direct answer first: the article's own answer when it was chosen, else the best
     # sentence; then the rest grouped by article/section in the order of each group's best
     # sentence, source order inside a group
@@ -296,7 +307,65 @@ def compose_extractive(
         group_rank.setdefault((c.passage.chunk.article_id, c.passage.chunk.section), i)
     rest.sort(key=lambda c: (group_rank[(c.passage.chunk.article_id, c.passage.chunk.section)],
                              c.sentence.start))
-    return _cite([lead, *rest], best.score)
+    return _cite(_after_antecedents([lead, *rest]), best.score)
+
+
+def _after_antecedents(order: list[_Candidate]) -> list[_Candidate]:
+    """Each sentence that opens with a pronoun right after its antecedent, when that is in
+    the answer."""
+    out = list(order)
+    for c in order:
+        if not _PRONOUN_START.match(c.sentence.text):
+            continue
+        starts = [x.start for x in c.passage.chunk.sentences]
+        i = starts.index(c.sentence.start)
+        prev = next((x for x in out if i > 0 and x.sentence.start == starts[i - 1]
+                     and x.passage.chunk.article_id == c.passage.chunk.article_id), None)
+        if prev is not None:
+            out.remove(c)
+            out.insert(out.index(prev) + 1, c)
+    return out
+
+
+def _with_closest_answer(chosen: list[_Candidate], cands: Sequence[_Candidate],
+                         limit: int) -> list[_Candidate]:
+    """The lead article's direct answer, when its sentence is the closest of all in meaning
+    to the question, is in the answer (first), whatever the other features say ("For
+    healthy adults the labeled maximum is 4,000 mg …" for the maximum daily dose); a sentence
+    that says the same leaves."""
+    closest = max(cands, key=lambda c: c.dense)
+    if (closest in chosen or closest.passage.chunk.kind != "answer"
+            or closest.passage.chunk.article_id != chosen[0].passage.chunk.article_id
+            or _PRONOUN_START.match(closest.sentence.text)
+            or looks_like_instruction(closest.sentence.text)):
+        return chosen
+    rest = [c for c in chosen if not _same_statement(closest, c)]
+    return [closest, *rest[:limit - 1]]
+
+
+def _with_antecedents(chosen: list[_Candidate], limit: int) -> list[_Candidate]:
+    """A sentence that opens with a pronoun ("It is diagnosed … and treated by stopping …")
+    comes with the sentence before it in its passage, its antecedent, when there is room (for
+    the _ANTECEDENT_ROOM best sentences, in place of the last other one)."""
+    out = list(chosen)
+    for c in chosen:
+        sentences = c.passage.chunk.sentences
+        i = next(k for k, x in enumerate(sentences) if x.start == c.sentence.start)
+        if i == 0 or not _PRONOUN_START.match(c.sentence.text):
+            continue
+        prev = sentences[i - 1]
+        if any(x.passage.chunk.article_id == c.passage.chunk.article_id
+               and x.sentence.start == prev.start for x in out):
+            continue
+        if len(out) >= limit:
+            if c not in chosen[:_ANTECEDENT_ROOM]:  # room is made for the best ones' only
+                continue
+            drop = next((x for x in reversed(out) if x is not c), None)
+            if drop is None:
+                continue
+            out.remove(drop)
+        out.insert(out.index(c), replace(c, sentence=prev, terms=term_set(prev.text)))
+    return out
 
 
 _PRONOUN_START = re.compile(r"^(?:It|Its|This|These|They|Their|Such)\b")
