@@ -440,14 +440,15 @@ def _described(q: str, recent: Sequence[str], kind_of: Callable[[str], Sequence[
     """"the anticoagulant", "the statin" for the one drug of that kind named earlier: the
     turn with the drug's name instead ("going back to warfarin, …"). Not when the turn names
     a drug of that kind itself, nor for the kind as such ("the SSRI class")."""
+    named = [e for e in recent
+             if re.search(rf"(?<![\w-]){re.escape(e)}(?![\w-])", q, re.IGNORECASE)]
     for drug in recent:
         kinds = [*kind_of(drug), *(k for k, members in _KINDS.items()
                                    if drug.casefold() in members)]
+        others = [e for e in named if e.casefold() != drug.casefold()]
         for kind in kinds:
             m = re.search(rf"\bthe\s+{re.escape(kind)}(?![\w-])(?!\s+(?:{_NOT_THE_DRUG}))",
                           q, re.IGNORECASE)
-            others = [e for e in recent if e.casefold() != drug.casefold()
-                      and re.search(rf"(?<![\w-]){re.escape(e)}(?![\w-])", q, re.IGNORECASE)]
             if m and not any(kind.casefold() in map(str.casefold, kind_of(e)) for e in others):
                 return f"{q[:m.start()]}{drug}{q[m.end():]}"
     return q

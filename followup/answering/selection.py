@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import numpy as np
 
@@ -48,6 +49,18 @@ class _Candidate:
     terms: frozenset[str]
     vector: np.ndarray
     features: np.ndarray  # FEATURES, in order; score = features @ WEIGHTS
+
+
+class _Scored(NamedTuple):
+    """A sentence after the lexical pre-score, before it is embedded."""
+
+    prescore: float
+    rank: int  # its passage's
+    passage: Passage
+    sentence: Sentence
+    lexical: float  # word coverage plus the cue bonuses
+    parts: tuple[float, ...]  # coverage, about, typed, band, intent, section, passage, kind
+    terms: frozenset[str]
 
 
 _ABOUT_BONUS = 0.3  # a sentence that speaks of the group of patients asked about
@@ -120,11 +133,11 @@ def jargon(text: str) -> float:
     return min(1.0, 2.0 * long_words + 2.0 * caps + extras)
 
 
-def _features(x: tuple, dense: float, turn: float, lead_article: str,
+def _features(x: _Scored, dense: float, turn: float, lead_article: str,
               audience: str) -> list[float]:
     """A candidate's FEATURES (the off-subject flag is set afterwards, over all of them)."""
-    _, _, p, s, _, parts, _ = x
-    coverage, about, typed, band, intent, section, passage, section_intent = parts
+    p, s = x.passage, x.sentence
+    coverage, about, typed, band, intent, section, passage, section_intent = x.parts
     first = float(s.start == p.chunk.sentences[0].start)
     return [dense, turn, coverage, about, typed, band, intent, section, passage,
             float(p.chunk.kind == "answer"),
@@ -232,32 +245,32 @@ def compose_extractive(
                 field_lex, p.score / top, field_intent)
             lex = (parts[0] + _ABOUT_BONUS * parts[1] + _TYPED_BONUS * parts[2]
                    + _BAND_BONUS * parts[3] + _INTENT_BONUS * parts[4])
-            scored.append((lex + _PRESCORE_RETRIEVAL * p.score / top, rank, p, s, lex,
-                           parts, st))
+            scored.append(_Scored(lex + _PRESCORE_RETRIEVAL * p.score / top, rank, p, s, lex,
+                                  parts, st))
     if not scored:
         return Composition([], [], 0.0)
-    scored.sort(key=lambda x: x[0], reverse=True)
+    scored.sort(key=lambda x: x.prescore, reverse=True)
     # far behind the best on words, a sentence cannot come within the answer's floor of it
-    floor = _PRESCORE_FLOOR * scored[0][0]
-    keep = [i < max_embedded and (i < 3 or x[0] >= floor) for i, x in enumerate(scored)]
+    floor = _PRESCORE_FLOOR * scored[0].prescore
+    keep = [i < max_embedded and (i < 3 or x.prescore >= floor) for i, x in enumerate(scored)]
     # the lead article's other sentences too: the words of a follow-up ("mess with my sugars")
     # need not be the article's ("blood glucose disturbances")
     lead_rest = [x for x, k in zip(scored, keep, strict=True)
-                 if not k and x[2].chunk.article_id == lead_article] if lead_sentences else []
+                 if not k and x.passage.chunk.article_id == lead_article] if lead_sentences else []
     scored = [x for x, k in zip(scored, keep, strict=True) if k] + lead_rest[:lead_sentences]
-    dense, vectors = _embed_sentences(question, [(x[2].chunk, x[3]) for x in scored], embedder,
-                                      question_vector, vector_cache)
+    dense, vectors = _embed_sentences(question, [(x.passage.chunk, x.sentence) for x in scored],
+                                      embedder, question_vector, vector_cache)
     # a follow-up: what the turn itself asks weighs too (the turn as typed)
     turn = vectors @ turn_vector if turn_vector is not None else dense
     rows = [_features(x, float(d), float(t), lead_article, audience)
             for x, d, t in zip(scored, dense, turn, strict=True)]
     feats = np.array(rows, dtype=np.float64)
     if subjects:
-        feats[:, _OFF_SUBJECT] = _off_subject([x[2] for x in scored],
-                                              [x[6] for x in scored], subjects)
+        feats[:, _OFF_SUBJECT] = _off_subject([x.passage for x in scored],
+                                              [x.terms for x in scored], subjects)
     scores = feats @ WEIGHTS
-    cands = [_Candidate(x[1], x[2], x[3], float(sc), float(W_TURN * t
-                        + (1 - W_TURN) * d), x[4], x[6], vec, f)
+    cands = [_Candidate(x.rank, x.passage, x.sentence, float(sc),
+                        float(W_TURN * t + (1 - W_TURN) * d), x.lexical, x.terms, vec, f)
              for x, sc, d, t, vec, f in zip(scored, scores, dense, turn, vectors, feats,
                                             strict=True)]
     cands.sort(key=lambda c: c.score, reverse=True)
@@ -296,11 +309,9 @@ def compose_extractive(
     lead = next((c for c in chosen if c.passage.chunk.kind == "answer"
                  and c.passage.chunk.article_id == chosen[0].passage.chunk.article_id),
                 chosen[0])
-    if _PRONOUN_START.match(lead.sentence.text):  # "It is treated by …": its antecedent first
-        starts = [x.start for x in lead.passage.chunk.sentences]
-        i = starts.index(lead.sentence.start)
-        lead = next((c for c in chosen if i > 0 and c.sentence.start == starts[i - 1]
-                     and c.passage.chunk.article_id == lead.passage.chunk.article_id), lead)
+    before = _antecedent(lead)  # "It is treated by …": its antecedent first
+    if before is not None:
+        lead = next((c for c in chosen if _same_place(c, lead, before)), lead)
     rest = [c for c in chosen if c is not lead]
     group_rank: dict[tuple[str, str], int] = {}
     for i, c in enumerate(chosen):
@@ -315,12 +326,8 @@ def _after_antecedents(order: list[_Candidate]) -> list[_Candidate]:
     the answer."""
     out = list(order)
     for c in order:
-        if not _PRONOUN_START.match(c.sentence.text):
-            continue
-        starts = [x.start for x in c.passage.chunk.sentences]
-        i = starts.index(c.sentence.start)
-        prev = next((x for x in out if i > 0 and x.sentence.start == starts[i - 1]
-                     and x.passage.chunk.article_id == c.passage.chunk.article_id), None)
+        before = _antecedent(c)
+        prev = next((x for x in out if _same_place(x, c, before)), None) if before else None
         if prev is not None:
             out.remove(c)
             out.insert(out.index(prev) + 1, c)
@@ -349,13 +356,8 @@ def _with_antecedents(chosen: list[_Candidate], limit: int) -> list[_Candidate]:
     the _ANTECEDENT_ROOM best sentences, in place of the last other one)."""
     out = list(chosen)
     for c in chosen:
-        sentences = c.passage.chunk.sentences
-        i = next(k for k, x in enumerate(sentences) if x.start == c.sentence.start)
-        if i == 0 or not _PRONOUN_START.match(c.sentence.text):
-            continue
-        prev = sentences[i - 1]
-        if any(x.passage.chunk.article_id == c.passage.chunk.article_id
-               and x.sentence.start == prev.start for x in out):
+        prev = _antecedent(c)
+        if prev is None or any(_same_place(x, c, prev) for x in out):
             continue
         if len(out) >= limit:
             if c not in chosen[:_ANTECEDENT_ROOM]:  # room is made for the best ones' only
@@ -369,6 +371,21 @@ def _with_antecedents(chosen: list[_Candidate], limit: int) -> list[_Candidate]:
 
 
 _PRONOUN_START = re.compile(r"^(?:It|Its|This|These|They|Their|Such)\b")
+
+
+def _antecedent(c: _Candidate) -> Sentence | None:
+    """The sentence before one that opens with a pronoun, in its passage; else None."""
+    if not _PRONOUN_START.match(c.sentence.text):
+        return None
+    sentences = c.passage.chunk.sentences
+    i = next(k for k, x in enumerate(sentences) if x.start == c.sentence.start)
+    return sentences[i - 1] if i > 0 else None
+
+
+def _same_place(x: _Candidate, c: _Candidate, sentence: Sentence) -> bool:
+    """``x`` is ``sentence`` of ``c``'s article."""
+    return (x.passage.chunk.article_id == c.passage.chunk.article_id
+            and x.sentence.start == sentence.start)
 
 # Everyday words of a question and the articles' words for the same thing (stemmed terms):
 # "how soon after stopping do symptoms start?" against "begin 1-4 days after discontinuation".
