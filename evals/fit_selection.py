@@ -115,7 +115,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--json", help="write the fitted weights here")
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    weights = {k: float(v) for k, v in (x.split("=", 1) for x in args.weight)}
+    weights = {}
+    for item in args.weight:
+        name, _, value = item.partition("=")
+        try:
+            weights[name] = float(value)
+        except ValueError:
+            ap.error(f"--weight {item!r}: give SUITE=NUMBER, e.g. medquad-answers-tune=0.5")
     data = collect(args.suites, args.exclude, weights)
     prior = selection.WEIGHTS * args.scale
     bounds = [(v, v) if name in args.keep else (None, None)

@@ -690,3 +690,12 @@ def test_fit_selection_gradient_and_fit() -> None:
     assert np.allclose(grad, numeric, atol=1e-3)
     fitted = minimize(loss, prior, args=(data, prior, 0.1), jac=True, method="L-BFGS-B").x
     assert fitted[2] > 1.0 and top1(fitted, data) > top1(prior, data) + 0.5
+
+
+def test_fit_selection_rejects_a_malformed_weight(capsys: pytest.CaptureFixture[str]) -> None:
+    from followup.evals.fit_selection import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["evals/suites", "--weight", "medquad-answers-tune"])
+    assert exc.value.code == 2
+    assert "give SUITE=NUMBER" in capsys.readouterr().err
